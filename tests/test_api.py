@@ -1,0 +1,168 @@
+"""HTTP API through TestClient over the real corpus indexed with the hashing embedder."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from iomqa.settings import Settings
+from service.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(real_corpus_fake_index: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(real_corpus_fake_index)) as c:
+        yield c
+
+
+def test_health_reports_the_served_version(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["documents"] == 5 and body["passages"] > 100
+    assert body["index_version"]
+
+
+def test_post_ask_returns_ranked_cited_passages(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": "IOM Council Member States", "top_k": 7})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["question"] == "IOM Council Member States"
+    assert body["index_version"] == client.get("/health").json()["index_version"]
+    assert body["took_ms"] >= 0
+    assert [p["rank"] for p in body["passages"]] == list(range(1, 8))
+    scores = [p["score"] for p in body["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    citation = body["passages"][0]["citation"]
+    assert set(citation) == {
+        "doc_id",
+        "title",
+        "year",
+        "series",
+        "number",
+        "source",
+        "page",
+        "page_label",
+        "section",
+        "char_start",
+        "char_end",
+        "formatted",
+    }
+    assert citation["page"] is None and citation["page_label"] is None  # text sources
+
+
+def test_get_ask_is_the_same_as_post(client: TestClient) -> None:
+    got = client.get("/ask", params={"q": "remittances in crisis", "k": 3}).json()
+    posted = client.post("/ask", json={"question": "remittances in crisis", "top_k": 3}).json()
+    assert [p["passage_id"] for p in got["passages"]] == [
+        p["passage_id"] for p in posted["passages"]
+    ]
+
+
+def test_default_top_k_is_five(client: TestClient) -> None:
+    assert len(client.post("/ask", json={"question": "migration data"}).json()["passages"]) == 5
+
+
+def test_every_citation_points_at_its_exact_text(client: TestClient) -> None:
+    texts: dict[str, str] = {}
+    for question in ("migration data", "health of migrants", "diaspora remittances", "youth"):
+        body = client.post("/ask", json={"question": question, "top_k": 50}).json()
+        for p in body["passages"]:
+            c = p["citation"]
+            if c["doc_id"] not in texts:
+                texts[c["doc_id"]] = client.get(f"/documents/{c['doc_id']}/text").text
+            assert texts[c["doc_id"]][c["char_start"] : c["char_end"]] == p["text"]
+            assert c["title"] in c["formatted"] and str(c["year"]) in c["formatted"]
+    assert len(texts) == 5
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "allowed"),
+    [
+        ({"question": ""}, "question", "1–2000 characters"),
+        ({"question": "   \n\t "}, "question", "not only whitespace"),
+        ({"question": "x" * 2001}, "question", "1–2000 characters"),
+        ({"question": "ok", "top_k": 0}, "top_k", "from 1 to 50"),
+        ({"question": "ok", "top_k": 51}, "top_k", "from 1 to 50"),
+        ({"question": "ok", "top_k": "many"}, "top_k", "from 1 to 50"),
+        ({}, "question", "1–2000 characters"),
+        ({"question": 42}, "question", "1–2000 characters"),
+        ({"question": "ok", "topk": 3}, "topk", "Extra inputs"),
+    ],
+)
+def test_bad_questions_get_422_saying_what_is_allowed(
+    client: TestClient, payload: dict[str, object], field: str, allowed: str
+) -> None:
+    r = client.post("/ask", json=payload)
+    assert r.status_code == 422
+    assert field in r.json()["detail"] and allowed in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "allowed"),
+    [
+        ({"q": " "}, "whitespace"),
+        ({"q": "x" * 2001}, "1–2000"),
+        ({"q": "a", "k": 99}, "1 to 50"),
+        ({}, "q: Field required"),
+    ],
+)
+def test_bad_get_queries_get_422(
+    client: TestClient, params: dict[str, object], allowed: str
+) -> None:
+    r = client.get("/ask", params=params)
+    assert r.status_code == 422 and allowed in r.json()["detail"]
+
+
+def test_malformed_json_is_a_client_error(client: TestClient) -> None:
+    r = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_passage_endpoint_links_neighbours(client: TestClient) -> None:
+    top = client.post("/ask", json={"question": "Member States", "top_k": 1}).json()
+    pid = top["passages"][0]["passage_id"]
+    detail = client.get(f"/passages/{pid}").json()
+    assert detail["passage_id"] == pid and detail["text"] == top["passages"][0]["text"]
+    if detail["next_passage_id"]:
+        after = client.get(f"/passages/{detail['next_passage_id']}").json()
+        assert after["previous_passage_id"] == pid
+        assert after["citation"]["char_start"] >= detail["citation"]["char_end"]
+
+
+def test_documents_list_and_detail(client: TestClient) -> None:
+    docs = client.get("/documents").json()["documents"]
+    assert {d["doc_id"] for d in docs} == {
+        "idm-35-2023",
+        "idm-32-2022",
+        "idm-2016-sdgs-follow-up",
+        "iom-2018-hlpf-input",
+        "iom-2022-covid19-recovery",
+    }
+    assert all(d["passages"] > 0 for d in docs)
+    one = client.get("/documents/idm-35-2023").json()
+    assert one["isbn"] == "978-92-9268-704-5" and one["number"] == 35 and one["year"] == 2023
+
+
+@pytest.mark.parametrize(
+    "path", ["/passages/0000000000000000", "/documents/nope", "/documents/nope/text"]
+)
+def test_unknown_ids_are_404(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404
+    assert path.split("/")[2] in r.json()["detail"]
+
+
+def test_openapi_documents_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "/ask" in schema["paths"]
+    assert "examples" in schema["components"]["schemas"]["AskRequest"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_without_an_index_the_service_says_how_to_build_one(tmp_path: Path) -> None:
+    settings = Settings(corpus_dir=tmp_path, index_dir=tmp_path / "none", model="hashing-64")
+    with TestClient(create_app(settings)) as c:
+        health = c.get("/health")
+        assert health.status_code == 503 and "iomqa ingest" in health.json()["detail"]
+        ask = c.post("/ask", json={"question": "anything"})
+        assert ask.status_code == 503 and "iomqa ingest" in ask.json()["detail"]

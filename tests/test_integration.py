@@ -1,0 +1,73 @@
+"""The real packaged model on the real corpus: what a new user sees."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index.build import BuildConfig, build_index
+from ingest.embed import DEFAULT_MODEL_NAME, make_embedder
+from iomqa.settings import Settings
+from service.app import create_app
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    index_dir = tmp_path_factory.mktemp("real") / "index"
+    report = build_index(
+        BuildConfig(corpus_dir=CORPUS, index_dir=index_dir), make_embedder(DEFAULT_MODEL_NAME)
+    )
+    assert [d.status for d in report.documents] == ["ok"] * 5
+    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=DEFAULT_MODEL_NAME)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def ask(client: TestClient, question: str, k: int = 3) -> list[dict]:  # type: ignore[type-arg]
+    r = client.post("/ask", json={"question": question, "top_k": k})
+    assert r.status_code == 200
+    return r.json()["passages"]  # type: ignore[no-any-return]
+
+
+def test_the_2016_workshop_attendance(client: TestClient) -> None:
+    passages = ask(client, "How many participants attended the 2016 dialogue workshop in New York?")
+    hit = next(p for p in passages if "some 300 participants" in p["text"])
+    assert hit["citation"]["doc_id"] == "idm-2016-sdgs-follow-up"
+    assert hit["citation"]["year"] == 2016
+    assert "Follow-up and Review of Migration in the SDGs" in hit["citation"]["formatted"]
+
+
+def test_the_2018_council_membership(client: TestClient) -> None:
+    passages = ask(client, "How many Member States did the IOM Council have in 2018?")
+    hit = next(p for p in passages if "169 Member States" in p["text"])
+    assert hit["citation"]["doc_id"] == "iom-2018-hlpf-input"
+    assert "(2018)" in hit["citation"]["formatted"]
+
+
+def test_all_five_documents_answer_something(client: TestClient) -> None:
+    questions = {
+        "idm-35-2023": "What did the 2023 New York dialogue recommend on migration data?",
+        "idm-32-2022": "How did COVID-19 change border management according to the 2021 dialogue?",
+        "iom-2022-covid19-recovery": "How did the war in Ukraine change IOM's priorities?",
+        "iom-2018-hlpf-input": "How can migrants avoid being left behind in resilient societies?",
+        "idm-2016-sdgs-follow-up": "Who opened the 2016 workshop on migration in the SDGs?",
+    }
+    for doc_id, question in questions.items():
+        assert doc_id in {p["citation"]["doc_id"] for p in ask(client, question, 5)}, question
+
+
+def test_citations_are_exact_spans_of_the_canonical_text(client: TestClient) -> None:
+    for question in ("remittances", "climate change and youth", "health coverage"):
+        for p in ask(client, question, 20):
+            c = p["citation"]
+            text = client.get(f"/documents/{c['doc_id']}/text").text
+            assert text[c["char_start"] : c["char_end"]] == p["text"]
+            assert len(p["text"]) <= 1200
+
+
+def test_corpus_files_are_the_published_texts(tmp_path: Path) -> None:
+    assert sorted(p.suffix for p in CORPUS.iterdir()) == [".toml"] + [".txt"] * 5

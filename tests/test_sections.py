@@ -1,0 +1,65 @@
+from ingest.sections import assemble, page_lines, section_path
+from iomqa.records import RawPage
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    _, _, found = assemble([RawPage(None, None, text)], markdown=True)
+    return [(h.level, h.title) for h in found]
+
+
+def test_markdown_bold_and_numbered_headings() -> None:
+    text = (
+        "# Report\n\nIntro text.\n\n**Key findings**\n\nBody.\n\n"
+        "4. THEMATIC AREA\n\nBody.\n\n4.3 Shared challenges\n\nBody."
+    )
+    assert headings(text) == [
+        (1, "Report"),
+        (1, "Key findings"),
+        (2, "4. THEMATIC AREA"),
+        (3, "4.3 Shared challenges"),
+    ]
+
+
+def test_numbered_lists_and_tables_of_contents_are_not_headings() -> None:
+    text = (
+        "1. Overview.....\t13\n2. Findings.....\t20\n\n"
+        "1. First item of a list\n2. Second item of a list\n3. Third item\n\n"
+        "Normal body text."
+    )
+    assert headings(text) == []
+
+
+def test_numbers_that_go_back_are_not_headings() -> None:
+    text = "1. Start\n\nBody.\n\n3. Next\n\nBody.\n\n2. Table row item\n\nBody."
+    assert [t for _, t in headings(text)] == ["1. Start", "3. Next"]
+
+
+def test_questionnaire_items_and_annexes_are_top_level() -> None:
+    text = "Q1. What changed?\n\nAnswer.\n\nANNEX 1: PARTICIPATION\n\nDetails."
+    assert headings(text) == [(1, "Q1. What changed?"), (1, "ANNEX 1: PARTICIPATION")]
+
+
+def test_bold_heading_over_several_lines_is_one_heading() -> None:
+    assert headings("**8. Effectively connect\nrecovering with\ngreening**\n\nBody.") == [
+        (1, "8. Effectively connect recovering with greening")
+    ]
+
+
+def test_section_path_follows_nesting() -> None:
+    text = "# A\n\n## B\n\nbody b\n\n## C\n\nbody c"
+    canonical, _, found = assemble([RawPage(None, None, text)], markdown=True)
+    assert section_path(found, canonical.index("body b")) == ("A", "B")
+    assert section_path(found, canonical.index("body c")) == ("A", "C")
+    assert section_path(found, 0) == ("A",)
+
+
+def test_page_spans_point_at_page_text_and_empty_pages_are_skipped() -> None:
+    pages = [RawPage(1, "i", "First page."), RawPage(2, "ii", "   \n"), RawPage(3, "1", "Third.")]
+    text, spans, _ = assemble(pages, markdown=False)
+    assert [(s.number, s.label) for s in spans] == [(1, "i"), (3, "1")]
+    assert [text[s.char_start : s.char_end] for s in spans] == ["First page.", "Third."]
+
+
+def test_blank_lines_are_paragraph_breaks_and_spaces_collapse() -> None:
+    lines = page_lines("a  b\n\n\n\nc\nd", markdown=True)
+    assert [(x.text, x.blank_before) for x in lines] == [("a b", False), ("c", True), ("d", False)]
