@@ -179,6 +179,41 @@ def ask(
         out.print(f"— {citation.formatted}", style="dim", markup=False, highlight=False)
 
 
+@app.command("eval")
+def evaluate_command(
+    questions: Annotated[Path, typer.Option(help="JSONL question set")] = Path(
+        "tests/eval/questions.jsonl"
+    ),
+    url: Annotated[str | None, typer.Option(help="Evaluate a running service instead")] = None,
+    baselines: Annotated[bool, typer.Option(help="Also run the 200-word-window baselines")] = True,
+    k: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    json_out: Annotated[Path | None, typer.Option(help="Write per-question ranks as JSON")] = None,
+) -> None:
+    """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
+    from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
+    from iomqa.evaluation.service import baseline_systems, service_system
+
+    settings = _settings()
+    qs = load_questions(questions)
+    try:
+        systems = [("iomqa (POST /ask)", service_system(settings, url))]
+        if baselines:
+            systems += baseline_systems(settings)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    reports = []
+    for name, ask_fn in systems:
+        err.print(f"evaluating {name} on {len(qs)} questions…")
+        reports.append(evaluate(name, ask_fn, qs, k))
+    out.print(markdown_table(reports), markup=False, highlight=False)
+    out.print()
+    out.print(kind_table(reports), markup=False, highlight=False)
+    if json_out:
+        json_out.write_text(
+            json.dumps({r.system: r.ranks for r in reports}, indent=1), encoding="utf-8"
+        )
+
+
 @index_app.command("list")
 def index_list() -> None:
     """List generations; * marks the one being served."""
@@ -224,6 +259,7 @@ def index_verify(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index build at DEBUG
     app()
 
 

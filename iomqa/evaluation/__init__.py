@@ -1,0 +1,1 @@
+"""Retrieval evaluation: questions with evidence quotes -> hit@k, MRR, nDCG, AUROC."""

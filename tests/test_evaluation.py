@@ -1,0 +1,96 @@
+"""The evaluation harness itself: a perfect and a useless retriever score as they must."""
+
+from pathlib import Path
+
+import pytest
+
+from iomqa.evaluation.baselines import windows
+from iomqa.evaluation.harness import Answer, Question, evaluate, load_questions
+from iomqa.evaluation.metrics import auroc, contains_evidence, first_hit, ndcg
+
+QUESTIONS = [
+    Question("a", "number", "How many?", "d", "The workshop gathered some 300 people", "body"),
+    Question("b", "name", "Who?", "d", "a statement by Denis Coderre, Mayor of Montreal", "body"),
+    Question("c", "paraphrase", "Why?", "d", "migration does not need to be solved", "body"),
+    Question("u", "unanswerable", "Never?", None, None, None),
+]
+EVIDENCE = {q.question: q.evidence for q in QUESTIONS}
+FILLER = [f"unrelated passage number {i} about something else entirely" for i in range(10)]
+
+
+def perfect(question: str, k: int) -> Answer:
+    quote = EVIDENCE[question]
+    if quote is None:
+        return Answer(FILLER[:k], 0.1, 1.0)
+    return Answer([f"Context before. {quote}. Context after.", *FILLER][:k], 0.9, 1.0)
+
+
+def useless(question: str, k: int) -> Answer:
+    return Answer(FILLER[:k], 0.5, 1.0)
+
+
+def test_perfect_retriever_scores_one() -> None:
+    report = evaluate("perfect", perfect, QUESTIONS)
+    o = report.overall
+    assert (o.n, o.hit1, o.hit5, o.hit10, o.mrr10, o.ndcg10) == (3, 1.0, 1.0, 1.0, 1.0, 1.0)
+    assert report.auroc == 1.0
+    assert report.by_kind["number"].hit1 == 1.0
+
+
+def test_useless_retriever_scores_zero_and_chance_auroc() -> None:
+    report = evaluate("useless", useless, QUESTIONS)
+    o = report.overall
+    assert (o.hit1, o.hit10, o.mrr10, o.ndcg10) == (0.0, 0.0, 0.0, 0.0)
+    assert report.auroc == 0.5
+
+
+def test_rank_three_scores_partially() -> None:
+    def third(question: str, k: int) -> Answer:
+        quote = EVIDENCE[question] or "nothing"
+        return Answer([FILLER[0], FILLER[1], quote, *FILLER][:k], 0.5, 1.0)
+
+    o = evaluate("third", third, QUESTIONS).overall
+    assert (o.hit1, o.hit5, o.mrr10) == (0.0, 1.0, pytest.approx(1 / 3))
+    assert o.ndcg10 == pytest.approx(ndcg(3)) == pytest.approx(0.5)
+
+
+def test_half_of_the_quote_is_enough_and_less_is_not() -> None:
+    quote = "The workshop gathered some 300 participants including high level representatives"
+    assert contains_evidence("…gathered some 300 participants including high…", quote)
+    assert not contains_evidence("The workshop gathered some people.", quote)
+    assert contains_evidence("THE  **workshop**\ngathered some 300 participants", quote)
+    assert first_hit(["no", "x " + quote], quote) == 2
+
+
+def test_passages_are_cut_at_1500_characters_before_scoring() -> None:
+    quote = "a distinctive closing sentence about migration data"
+    assert not contains_evidence("x" * 1500 + quote, quote)
+
+
+def test_auroc_counts_ties_half() -> None:
+    assert auroc([0.9, 0.8], [0.1]) == 1.0
+    assert auroc([0.5], [0.5]) == 0.5
+    assert auroc([0.1], [0.9, 0.2]) == 0.0
+
+
+def test_windows_cover_the_text_in_order() -> None:
+    text = " ".join(f"w{i}" for i in range(450))
+    parts = windows(text, 200)
+    assert [len(p.split()) for p in parts] == [200, 200, 50]
+    assert " ".join(parts) == text
+
+
+def test_dev_set_is_well_formed_and_quotes_are_verbatim() -> None:
+    root = Path(__file__).parent
+    questions = load_questions(root / "eval" / "questions.jsonl")
+    corpus = root.parent / "corpus"
+    import tomllib
+
+    manifest = tomllib.loads((corpus / "corpus.toml").read_text())
+    texts = {entry["doc_id"]: (corpus / name).read_text() for name, entry in manifest.items()}
+    answerable = [q for q in questions if q.kind != "unanswerable"]
+    assert len(answerable) >= 120 and len(questions) - len(answerable) >= 20
+    assert len({q.id for q in questions}) == len(questions)
+    assert {q.doc_id for q in answerable} == set(texts)
+    for q in answerable:
+        assert q.evidence and q.evidence in texts[str(q.doc_id)], q.id
