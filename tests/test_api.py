@@ -129,6 +129,13 @@ def test_passage_endpoint_links_neighbours(client: TestClient) -> None:
         assert after["citation"]["char_start"] >= detail["citation"]["char_end"]
 
 
+def test_canonical_texts_carry_no_markup(client: TestClient) -> None:
+    for doc in client.get("/documents").json()["documents"]:
+        text = client.get(f"/documents/{doc['doc_id']}/text").text
+        for markup in ("<p>", "</p>", "<ul", "**", "\n## ", "\t"):
+            assert markup not in text, (doc["doc_id"], markup)
+
+
 def test_documents_list_and_detail(client: TestClient) -> None:
     docs = client.get("/documents").json()["documents"]
     assert {d["doc_id"] for d in docs} == {

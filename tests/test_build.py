@@ -31,6 +31,13 @@ def test_build_publishes_a_generation_with_a_complete_manifest(small_index: Sett
     assert (small_index.index_dir / CURRENT).read_text().strip() == manifest.index_version
 
 
+def test_documents_without_manifest_entry_get_derived_metadata(small_index: Settings) -> None:
+    beta = Searcher.open_current(small_index.index_dir).document("beta")
+    assert beta is not None
+    assert (beta.metadata.title, beta.metadata.year, beta.source) == ("BETA SUBMISSION", None,
+                                                                     "beta.txt")
+
+
 def test_searcher_finds_passages_and_explains_them(small_index: Settings) -> None:
     searcher = Searcher.open_current(small_index.index_dir)
     hits = searcher.search("remittances bonus on transfers", 3)
