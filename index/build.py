@@ -19,7 +19,7 @@ from index.generations import discard, ingest_lock, new_staging, prune, publish
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, sha256_path
 from index.searcher import Searcher
-from ingest.chunk import ChunkParams
+from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import assign_doc_ids, scan
 from ingest.embed import Embedder
 from ingest.pipeline import Processed, process
@@ -117,20 +117,21 @@ def build_index(
 
     by_id = {d.doc_id: d for d in documents}
     texts = [context_text(by_id[p.doc_id], p) for p in passages]
-    chunks: list[np.ndarray] = []
-    step = config.batch_size * 4
-    for start in range(0, len(texts), step):
-        progress("embed", start, len(texts))
-        chunks.append(embedder.encode(texts[start : start + step], batch_size=config.batch_size))
-    progress("embed", len(texts), len(texts))
-    vectors = np.concatenate(chunks).astype(np.float32)
-    report.embedded = len(vectors)
+    units = [
+        (row, start, end)
+        for row, p in enumerate(passages)
+        for start, end in sentence_spans(p.text, 0, len(p.text))
+    ]
+    unit_texts = [passages[row].text[start:end] for row, start, end in units]
+    everything = _embed([*texts, *unit_texts], embedder, config.batch_size, progress)
+    vectors, unit_vectors = everything[: len(texts)], everything[len(texts) :]
+    report.embedded = len(texts)
 
     with ingest_lock(config.index_dir):
         staging = new_staging(config.index_dir)
         try:
             version = _write_generation(
-                staging, config, embedder, documents, passages, texts, vectors
+                staging, config, embedder, documents, passages, texts, vectors, units, unit_vectors
             )
             Searcher.open(staging, embedder).close()  # verify before anyone can see it
             publish(config.index_dir, staging, version)
@@ -143,6 +144,18 @@ def build_index(
     return report
 
 
+def _embed(texts: list[str], embedder: Embedder, batch_size: int, progress: Progress) -> np.ndarray:
+    chunks: list[np.ndarray] = []
+    step = batch_size * 4
+    for start in range(0, len(texts), step):
+        progress("embed", start, len(texts))
+        chunks.append(embedder.encode(texts[start : start + step], batch_size=batch_size))
+    progress("embed", len(texts), len(texts))
+    if not chunks:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32)
+
+
 def _write_generation(
     staging: Path,
     config: BuildConfig,
@@ -151,9 +164,12 @@ def _write_generation(
     passages: list[Passage],
     texts: list[str],
     vectors: np.ndarray,
+    units: list[tuple[int, int, int]],
+    unit_vectors: np.ndarray,
 ) -> str:
-    store.write(staging / store.STORE_NAME, documents, passages)
+    store.write(staging / store.STORE_NAME, documents, passages, units)
     dense.save(dense.build(vectors), staging / dense.DENSE_NAME)
+    dense.save(dense.build(unit_vectors), staging / dense.UNITS_NAME)
     KeywordIndex.build(texts).save(staging / KEYWORD_DIR)
     files = {
         path.relative_to(staging).as_posix(): sha256_path(path)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from ingest.embed import Vectors
 
 DENSE_NAME = "dense.faiss"
+UNITS_NAME = "sentences.faiss"
 
 
 def build(vectors: Vectors) -> faiss.Index:
@@ -29,9 +30,23 @@ def load(path: Path) -> faiss.Index:
 
 
 def search(
-    index: faiss.Index, queries: Vectors, k: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Scores and row ids, best first; rows of -1 pad when the index is smaller than k."""
-    k = max(1, min(k, index.ntotal))
-    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    return scores, ids
+    index: faiss.Index,
+    query: Vectors,
+    k: int,
+    allowed: npt.NDArray[np.int64] | None = None,
+) -> list[tuple[int, float]]:
+    """(row, cosine) pairs for one query vector, best first.
+
+    `allowed` restricts the search to those row ids.
+    """
+    if index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+        return []
+    k = max(1, min(k, index.ntotal if allowed is None else len(allowed)))
+    params = None
+    if allowed is not None:
+        params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBatch(allowed)
+    scores, ids = index.search(
+        np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params
+    )
+    return [(int(r), float(s)) for r, s in zip(ids[0], scores[0], strict=True) if r >= 0]

@@ -1,9 +1,12 @@
-"""Rank fusion of keyword and dense result lists. Pure functions."""
+"""Combining keyword and dense evidence into one ranking. Pure functions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 RRF_K = 60
 
@@ -16,6 +19,28 @@ class Fused:
     bm25_score: float | None
     dense_rank: int | None
     dense_score: float | None
+
+
+def _explain(
+    scores: dict[int, float],
+    bm25: Sequence[tuple[int, float]],
+    dense: Sequence[tuple[int, float]],
+) -> list[Fused]:
+    b = {row: (rank, s) for rank, (row, s) in enumerate(bm25, start=1)}
+    d = {row: (rank, s) for rank, (row, s) in enumerate(dense, start=1)}
+    fused = [
+        Fused(
+            row=row,
+            fused=score,
+            bm25_rank=b[row][0] if row in b else None,
+            bm25_score=b[row][1] if row in b else None,
+            dense_rank=d[row][0] if row in d else None,
+            dense_score=d[row][1] if row in d else None,
+        )
+        for row, score in scores.items()
+    ]
+    fused.sort(key=lambda f: (-f.fused, f.dense_rank or 1 << 30, f.row))
+    return fused
 
 
 def reciprocal_rank_fusion(
@@ -31,23 +56,61 @@ def reciprocal_rank_fusion(
     Cormack, Clarke & Büttcher (2009), "Reciprocal Rank Fusion outperforms Condorcet and
     individual Rank Learning Methods", SIGIR. Ties break on the dense rank, then row.
     """
-    found: dict[int, dict[str, float | int]] = {}
-    for name, results, weight in (("bm25", bm25, bm25_weight), ("dense", dense, dense_weight)):
-        for rank, (row, score) in enumerate(results, start=1):
-            entry = found.setdefault(row, {"fused": 0.0})
-            entry[f"{name}_rank"] = rank
-            entry[f"{name}_score"] = score
-            entry["fused"] = float(entry["fused"]) + weight / (k + rank)
-    fused = [
-        Fused(
-            row=row,
-            fused=float(e["fused"]),
-            bm25_rank=int(e["bm25_rank"]) if "bm25_rank" in e else None,
-            bm25_score=float(e["bm25_score"]) if "bm25_score" in e else None,
-            dense_rank=int(e["dense_rank"]) if "dense_rank" in e else None,
-            dense_score=float(e["dense_score"]) if "dense_score" in e else None,
-        )
-        for row, e in found.items()
-    ]
-    fused.sort(key=lambda f: (-f.fused, f.dense_rank or 1 << 30, f.row))
-    return fused
+    scores: dict[int, float] = {}
+    for results, weight in ((bm25, bm25_weight), (dense, dense_weight)):
+        for rank, (row, _) in enumerate(results, start=1):
+            scores[row] = scores.get(row, 0.0) + weight / (k + rank)
+    return _explain(scores, bm25, dense)
+
+
+def convex_fusion(
+    bm25: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], *, alpha: float
+) -> list[Fused]:
+    """score(d) = alpha * bm25(d) / max bm25 + (1 - alpha) * cosine(d).
+
+    A convex combination with theoretical-minimum normalisation (BM25 and cosine both
+    bottom out at 0 here), the "TM2C2" family of Bruch, Gai & Ingber (2023), "An Analysis
+    of Fusion Functions for Hybrid Retrieval", ACM TOIS 42(1). Unlike RRF it keeps how
+    far ahead a result is, which matters when one retriever is sure and the other is not.
+    A result missing from a list scores that list's lowest retrieved value.
+    """
+    if not bm25 and not dense:
+        return []
+    top = bm25[0][1] if bm25 and bm25[0][1] > 0 else 1.0
+    b_floor = bm25[-1][1] / top if bm25 else 0.0
+    d_floor = dense[-1][1] if dense else 0.0
+    b = {row: s / top for row, s in bm25}
+    d = dict(dense)
+    scores = {
+        row: alpha * b.get(row, b_floor) + (1 - alpha) * d.get(row, d_floor)
+        for row in b.keys() | d.keys()
+    }
+    return _explain(scores, bm25, dense)
+
+
+def multi_granularity(
+    passages: Sequence[tuple[int, float]],
+    units: Sequence[tuple[int, float]],
+    owner: npt.NDArray[np.int64],
+    *,
+    passage_weight: float,
+) -> list[tuple[int, float]]:
+    """Dense score of a passage from the passage vector and its best sentence vector.
+
+    A question paraphrasing one sentence matches that sentence better than the passage
+    around it. Scores missing from a list take that list's lowest retrieved value.
+    """
+    best: dict[int, float] = {}
+    for unit, score in units:
+        row = int(owner[unit])
+        if score > best.get(row, -2.0):
+            best[row] = score
+    whole = dict(passages)
+    p_floor = passages[-1][1] if passages else 0.0
+    u_floor = units[-1][1] if units else 0.0
+    combined = {
+        row: passage_weight * whole.get(row, p_floor)
+        + (1 - passage_weight) * best.get(row, u_floor)
+        for row in whole.keys() | best.keys()
+    }
+    return sorted(combined.items(), key=lambda item: (-item[1], item[0]))

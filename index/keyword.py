@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
+import Stemmer
 
 KEYWORD_DIR = "keyword"
 
-# A short list: question words matter little, but numbers and acronyms matter a lot,
-# so only true function words are dropped.
+# Function words only: numbers, names and acronyms carry most of a question's signal.
 STOPWORDS = frozenset(
     [
         "a",
@@ -83,23 +84,64 @@ STOPWORDS = frozenset(
         "any",
     ]
 )
+# Words that frame a question rather than name its subject ("according to the report,
+# what was said ..."); dropped from queries only, since passages use them as content.
+QUESTION_FRAME = frozenset(
+    [
+        "according",
+        "say",
+        "said",
+        "says",
+        "mention",
+        "mentioned",
+        "mentions",
+        "describe",
+        "described",
+        "cite",
+        "cited",
+        "suggest",
+        "suggested",
+        "roughly",
+        "approximately",
+        "many",
+        "much",
+        "kind",
+        "sort",
+    ]
+)
 _TOKEN = re.compile(r"\w+")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens, accents and ligatures folded, stopwords removed."""
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens with accents and ligatures folded, stopwords removed."""
     folded = unicodedata.normalize("NFKC", text).lower()
     return [t for t in _TOKEN.findall(folded) if t not in STOPWORDS]
+
+
+def tokenize(text: str) -> list[str]:
+    """Snowball-stemmed words ("participants", "participated" -> "particip")."""
+    return list(_stemmer().stemWords(words(text)))
+
+
+def query_tokens(text: str) -> list[str]:
+    return list(_stemmer().stemWords([w for w in words(text) if w not in QUESTION_FRAME]))
 
 
 class KeywordIndex:
     def __init__(self, retriever: bm25s.BM25) -> None:
         self._retriever = retriever
         self._vocab: dict[str, int] = retriever.vocab_dict
+        self.size = int(retriever.scores["num_docs"])
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
-        # Okapi BM25 with Lucene's idf (Robertson & Zaragoza 2009; Lucene 'classic' variant).
+        # Okapi BM25, Lucene's variant of idf (Robertson & Zaragoza 2009, "The Probabilistic
+        # Relevance Framework: BM25 and Beyond"; Kamphuis et al. 2020 for the variants).
         retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
         retriever.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
         return cls(retriever)
@@ -111,13 +153,34 @@ class KeywordIndex:
     def load(cls, folder: Path) -> KeywordIndex:
         return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
 
-    def search(self, query: str, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Row ids and BM25 scores, best first; only rows that share a term with the query."""
-        tokens = [t for t in tokenize(query) if t in self._vocab]
+    def search(
+        self, query: str, k: int, allowed: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Row ids and BM25 scores, best first; only rows sharing a term with the query.
+
+        `allowed` (one flag per row) restricts the search to a subset of passages.
+        """
+        tokens = [t for t in query_tokens(query) if t in self._vocab]
         if not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        size = int(self._retriever.scores["num_docs"])
-        k = max(1, min(k, size))
-        rows, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        k = max(1, min(k, self.size))
+        mask = None if allowed is None else allowed.astype(np.float32)
+        rows, scores = self._retriever.retrieve(
+            [tokens], k=k, show_progress=False, n_threads=1, weight_mask=mask
+        )
         keep = scores[0] > 0
         return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+    @property
+    def max_idf(self) -> float:
+        return float(np.log1p(self.size / 0.5))
+
+    def idf(self, tokens: Sequence[str]) -> list[float]:
+        """Robertson–Spärck Jones idf, log(1 + N / (df + 0.5)); unseen terms get the most."""
+        indptr = self._retriever.scores["indptr"]
+        out = []
+        for token in tokens:
+            position = self._vocab.get(token)
+            df = 0 if position is None else int(indptr[position + 1] - indptr[position])
+            out.append(float(np.log1p(self.size / (df + 0.5))))
+        return out

@@ -1,23 +1,43 @@
-"""A verified index generation -> ranked passages for a question."""
+"""A verified index generation -> ranked, explained, highlighted passages for a question."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import faiss
+import numpy as np
+import numpy.typing as npt
 
 from index import dense
-from index.fusion import reciprocal_rank_fusion
+from index.confidence import Calibration, coverage, default_calibration
+from index.dedup import group
+from index.fusion import Fused, convex_fusion, multi_granularity
 from index.generations import current_generation
-from index.keyword import KEYWORD_DIR, KeywordIndex
+from index.highlight import best_sentences, matched_terms
+from index.keyword import KEYWORD_DIR, KeywordIndex, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
 from ingest.embed import Embedder, make_embedder
 from iomqa.errors import IndexCorrupt
-from iomqa.records import DocumentInfo, Hit, Passage, Why
+from iomqa.records import (
+    DocumentInfo,
+    Filters,
+    Hit,
+    Located,
+    Passage,
+    SearchResult,
+    Signals,
+    Why,
+)
 
-# Each retriever contributes this many candidates (at least) to the fusion.
-CANDIDATES = 50
+# Each retriever hands this many candidates (at least) to the fusion.
+CANDIDATES = 100
+# Share of BM25 in the fused score, and of the whole-passage vector in the dense score;
+# chosen on the development questions (README, "Retrieval quality").
+BM25_WEIGHT = 0.3
+PASSAGE_WEIGHT = 0.3
+# Candidates looked at for near-duplicates and for the per-document facet counts.
+FACET_DEPTH = 50
 
 
 class Searcher:
@@ -27,20 +47,29 @@ class Searcher:
         self,
         generation: Path,
         manifest: Manifest,
-        index: faiss.Index,
+        passages: faiss.Index,
+        sentences: faiss.Index,
+        owners: npt.NDArray[np.int64],
         keyword: KeywordIndex,
         store: Store,
         embedder: Embedder,
+        calibration: Calibration,
     ) -> None:
         self.generation = generation
         self.manifest = manifest
-        self._index = index
+        self._passages = passages
+        self._sentences = sentences
+        self._owners = owners
         self._keyword = keyword
         self._store = store
         self._embedder = embedder
+        self._calibration = calibration
+        self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
 
     @classmethod
-    def open(cls, generation: Path, embedder: Embedder) -> Searcher:
+    def open(
+        cls, generation: Path, embedder: Embedder, calibration: Calibration | None = None
+    ) -> Searcher:
         """Load a generation, refusing it loudly if anything disagrees with its manifest."""
         manifest = read_manifest(generation)
         verify_files(generation, manifest)
@@ -54,23 +83,50 @@ class Searcher:
                 f"{generation.name}: manifest dimension {manifest.dimension} != model "
                 f"dimension {embedder.dimension}"
             )
-        index = dense.load(generation / dense.DENSE_NAME)
-        keyword = KeywordIndex.load(generation / KEYWORD_DIR)
-        store = Store(generation / STORE_NAME)
+        try:
+            passages = dense.load(generation / dense.DENSE_NAME)
+            sentences = dense.load(generation / dense.UNITS_NAME)
+            keyword = KeywordIndex.load(generation / KEYWORD_DIR)
+            store = Store(generation / STORE_NAME)
+        except Exception as exc:  # any unreadable artifact means the generation is unusable
+            raise IndexCorrupt(f"{generation.name}: cannot load: {exc}") from exc
+        owners = np.array(store.unit_owners(), dtype=np.int64)
         problems = []
-        if index.d != manifest.dimension:
-            problems.append(f"vector dimension {index.d} != {manifest.dimension}")
-        if index.ntotal != manifest.passages:
-            problems.append(f"{index.ntotal} vectors != {manifest.passages} passages")
+        for name, index in (("passage", passages), ("sentence", sentences)):
+            if index.d != manifest.dimension:
+                problems.append(f"{name} vector dimension {index.d} != {manifest.dimension}")
+        if passages.ntotal != manifest.passages:
+            problems.append(f"{passages.ntotal} vectors != {manifest.passages} passages")
+        if sentences.ntotal != len(owners):
+            problems.append(f"{sentences.ntotal} sentence vectors != {len(owners)} sentences")
         stored = store.count_passages()
-        if stored != manifest.passages:
-            problems.append(f"{stored} stored passages != {manifest.passages}")
+        if stored != manifest.passages or keyword.size != manifest.passages:
+            problems.append(
+                f"{stored} stored / {keyword.size} keyword passages != {manifest.passages}"
+            )
         if len(store.documents()) != manifest.documents:
             problems.append(f"{len(store.documents())} documents != {manifest.documents}")
         if problems:
             store.close()
             raise IndexCorrupt(f"{generation.name}: " + "; ".join(problems))
-        return cls(generation, manifest, index, keyword, store, embedder)
+        return cls(
+            generation,
+            manifest,
+            passages,
+            sentences,
+            owners,
+            keyword,
+            store,
+            embedder,
+            calibration or default_calibration(),
+        )
+
+    @classmethod
+    def open_current(cls, index_dir: Path, model_path: Path | None = None) -> Searcher:
+        """Open the published generation with the embedder its manifest names."""
+        generation = current_generation(index_dir)
+        manifest = read_manifest(generation)
+        return cls.open(generation, make_embedder(manifest.model, model_path))
 
     def close(self) -> None:
         self._store.close()
@@ -83,24 +139,109 @@ class Searcher:
     def embedder(self) -> Embedder:
         return self._embedder
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        """Hybrid search: BM25 and dense candidates fused by reciprocal rank."""
+    def _allowed_rows(self, filters: Filters | None) -> npt.NDArray[np.int64] | None:
+        if filters is None or filters == Filters():
+            return None
+        docs = [d.doc_id for d in self._store.documents() if filters.admits(d)]
+        return np.array(sorted(self._store.rows_of_documents(docs)), dtype=np.int64)
+
+    def search(self, question: str, k: int, filters: Filters | None = None) -> SearchResult:
+        """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated,
+        highlighted and scored for confidence."""
+        allowed = self._allowed_rows(filters)
         depth = max(CANDIDATES, 4 * k)
-        scores, rows = dense.search(self._index, self._embedder.encode([question]), depth)
-        dense_hits = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
-        kw_rows, kw_scores = self._keyword.search(question, depth)
+        query = self._embedder.encode([question])[0]
+        passage_hits = dense.search(self._passages, query, depth, allowed)
+        allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
+        sentence_hits = dense.search(self._sentences, query, 4 * depth, allowed_units)
+        dense_hits = multi_granularity(
+            passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
+        )
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(self._keyword.size, dtype=bool)
+            mask[allowed] = True
+        kw_rows, kw_scores = self._keyword.search(question, depth, mask)
         bm25_hits = [(int(r), float(s)) for r, s in zip(kw_rows, kw_scores, strict=True)]
-        fused = reciprocal_rank_fusion(bm25_hits, dense_hits)[:k]
-        passages = self._store.passages_by_rows([f.row for f in fused])
-        hits: list[Hit] = []
-        for f in fused:
-            passage = passages[f.row]
-            document = self._store.document(passage.doc_id)
-            if document is None:
-                raise IndexCorrupt(f"passage {passage.passage_id} names unknown document")
-            why = Why(f.bm25_rank, f.bm25_score, f.dense_rank, f.dense_score, f.fused)
-            hits.append(Hit(len(hits) + 1, f.fused, passage, document, why))
-        return hits
+        fused = convex_fusion(bm25_hits, dense_hits, alpha=BM25_WEIGHT)
+        candidates = fused[: max(FACET_DEPTH, 3 * k)]
+        passages = self._store.passages_by_rows([f.row for f in candidates])
+        facets: dict[str, int] = {}
+        for f in candidates[:FACET_DEPTH]:
+            doc_id = passages[f.row].doc_id
+            facets[doc_id] = facets.get(doc_id, 0) + 1
+        groups = group([passages[f.row].text for f in candidates])[:k]
+        hits = [
+            self._hit(rank, question, query, [candidates[i] for i in members], passages)
+            for rank, members in enumerate(groups, start=1)
+        ]
+        signals = self._signals(question, bm25_hits, dense_hits, sentence_hits, hits)
+        confidence = self._calibration.confidence(signals)
+        return SearchResult(
+            hits=hits,
+            confidence=confidence,
+            answerable=confidence >= self._calibration.threshold,
+            facets=dict(sorted(facets.items(), key=lambda item: (-item[1], item[0]))),
+            signals=signals,
+        )
+
+    def _document(self, passage: Passage) -> DocumentInfo:
+        document = self._store.document(passage.doc_id)
+        if document is None:
+            raise IndexCorrupt(f"passage {passage.passage_id} names unknown document")
+        return document
+
+    def _hit(
+        self,
+        rank: int,
+        question: str,
+        query: npt.NDArray[np.float32],
+        members: list[Fused],
+        passages: dict[int, Passage],
+    ) -> Hit:
+        best = members[0]
+        passage = passages[best.row]
+        units = self._store.units_of(best.row)
+        if units:
+            vectors = np.vstack([self._sentences.reconstruct(u) for u, _, _ in units])
+            similarities = (vectors @ query).tolist()
+        else:
+            similarities = []
+        highlights = best_sentences(
+            passage.text, [(s, e) for _, s, e in units], similarities, question
+        )
+        return Hit(
+            rank=rank,
+            score=best.fused,
+            passage=passage,
+            document=self._document(passage),
+            why=Why(best.bm25_rank, best.bm25_score, best.dense_rank, best.dense_score, best.fused),
+            highlights=tuple(highlights),
+            matched_terms=tuple(matched_terms(passage.text, question)),
+            also_in=tuple(
+                Located(passages[m.row], self._document(passages[m.row])) for m in members[1:]
+            ),
+        )
+
+    def _signals(
+        self,
+        question: str,
+        bm25_hits: list[tuple[int, float]],
+        dense_hits: list[tuple[int, float]],
+        sentence_hits: list[tuple[int, float]],
+        hits: list[Hit],
+    ) -> Signals:
+        terms = query_tokens(question)
+        idf = self._keyword.idf(terms)
+        top_terms = {t for h in hits[:3] for t in tokenize(h.passage.text)}
+        absent = [w for w, t in zip(idf, terms, strict=True) if t not in top_terms]
+        return Signals(
+            missing=max(absent, default=0.0) / self._keyword.max_idf,
+            dense=dense_hits[0][1] if dense_hits else 0.0,
+            sentence=sentence_hits[0][1] if sentence_hits else 0.0,
+            bm25=(bm25_hits[0][1] / sum(idf)) if bm25_hits and sum(idf) else 0.0,
+            coverage=coverage(idf, [t in top_terms for t in terms]),
+        )
 
     def documents(self) -> list[DocumentInfo]:
         return self._store.documents()
@@ -121,10 +262,3 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
-
-    @classmethod
-    def open_current(cls, index_dir: Path, model_path: Path | None = None) -> Searcher:
-        """Open the published generation with the embedder its manifest names."""
-        generation = current_generation(index_dir)
-        manifest = read_manifest(generation)
-        return cls.open(generation, make_embedder(manifest.model, model_path))

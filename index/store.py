@@ -40,11 +40,27 @@ CREATE TABLE passages (
     page_label TEXT
 );
 CREATE UNIQUE INDEX passages_by_doc ON passages(doc_id, ordinal);
+CREATE TABLE units (
+    row INTEGER PRIMARY KEY,
+    passage_row INTEGER NOT NULL REFERENCES passages(row),
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX units_by_passage ON units(passage_row);
 """
 
 
-def write(path: Path, documents: Sequence[Document], passages: Sequence[Passage]) -> None:
-    """Write a new store; `passages` order defines the row (= vector) numbers."""
+def write(
+    path: Path,
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    units: Sequence[tuple[int, int, int]],
+) -> None:
+    """Write a new store; list order defines row (= vector) numbers.
+
+    `units` are the sentences of the passages as (passage_row, start, end), offsets
+    within the passage text; unit row i is sentence vector i.
+    """
     counts: dict[str, int] = {}
     for p in passages:
         counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
@@ -86,6 +102,10 @@ def write(path: Path, documents: Sequence[Document], passages: Sequence[Passage]
                 )
                 for row, p in enumerate(passages)
             ],
+        )
+        conn.executemany(
+            "INSERT INTO units VALUES (?,?,?,?)",
+            [(row, *unit) for row, unit in enumerate(units)],
         )
         conn.commit()
     finally:
@@ -159,6 +179,7 @@ class Store:
         return rows[0][0] if rows else None
 
     def passages_by_rows(self, rows: Sequence[int]) -> dict[int, Passage]:
+        rows = [int(r) for r in rows]
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
@@ -166,6 +187,29 @@ class Store:
             f"SELECT row, {_PASSAGE_COLUMNS} FROM passages WHERE row IN ({marks})", rows
         )
         return {r[0]: _passage(r[1:]) for r in found}
+
+    def unit_owners(self) -> list[int]:
+        """passage row of every unit, in unit order."""
+        return [r[0] for r in self._query("SELECT passage_row FROM units ORDER BY row")]
+
+    def units_of(self, passage_row: int) -> list[tuple[int, int, int]]:
+        """(unit row, start, end) of a passage's sentences, in reading order."""
+        rows = self._query(
+            "SELECT row, start, end FROM units WHERE passage_row = ? ORDER BY row", (passage_row,)
+        )
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def row_of(self, passage_id: str) -> int | None:
+        rows = self._query("SELECT row FROM passages WHERE passage_id = ?", (passage_id,))
+        return int(rows[0][0]) if rows else None
+
+    def rows_of_documents(self, doc_ids: Iterable[str]) -> list[int]:
+        ids = list(doc_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(f"SELECT row FROM passages WHERE doc_id IN ({marks})", ids)
+        return [int(r[0]) for r in rows]
 
     def passage(self, passage_id: str) -> Passage | None:
         rows = self._query(

@@ -152,7 +152,8 @@ def ask(
         searcher = Searcher.open_current(settings.index_dir, settings.model_path)
     except IomqaError as exc:
         raise _fail(exc) from exc
-    hits = searcher.search(question.strip(), k)
+    result = searcher.search(question.strip(), k)
+    hits = result.hits
     if as_json:
         rows = [
             {
@@ -164,14 +165,21 @@ def ask(
             }
             for h in hits
         ]
-        print(
-            json.dumps(
-                {"question": question, "index_version": searcher.version, "passages": rows},
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        summary = {
+            "question": question,
+            "index_version": searcher.version,
+            "answerable": result.answerable,
+            "confidence": round(result.confidence, 4),
+            "passages": rows,
+        }
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
         return
+    if not result.answerable:
+        out.print(
+            f"No confident evidence in the corpus (confidence {result.confidence:.2f}); "
+            "the closest passages follow.",
+            style="yellow",
+        )
     for h in hits:
         citation = cite(h.document, h.passage)
         out.rule(f"#{h.rank}  score {h.score:.3f}  {h.passage.passage_id}")
@@ -188,13 +196,22 @@ def evaluate_command(
     baselines: Annotated[bool, typer.Option(help="Also run the 200-word-window baselines")] = True,
     k: Annotated[int, typer.Option(min=1, max=50)] = 10,
     json_out: Annotated[Path | None, typer.Option(help="Write per-question ranks as JSON")] = None,
+    calibrate: Annotated[
+        bool, typer.Option(help="Refit the confidence model on these questions first")
+    ] = False,
 ) -> None:
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
+    from iomqa.evaluation.calibrate import refit
     from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
     from iomqa.evaluation.service import baseline_systems, service_system
 
     settings = _settings()
     qs = load_questions(questions)
+    if calibrate:
+        try:
+            err.print(refit(settings, qs, questions.name))
+        except IomqaError as exc:
+            raise _fail(exc) from exc
     try:
         systems = [("iomqa (POST /ask)", service_system(settings, url))]
         if baselines:

@@ -115,9 +115,66 @@ class Why:
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """A sentence of a passage that best answers the question; offsets within the passage."""
+
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Located:
+    passage: Passage
+    document: DocumentInfo
+
+
+@dataclass(frozen=True)
 class Hit:
     rank: int
     score: float
     passage: Passage
     document: DocumentInfo
     why: Why
+    highlights: tuple[Highlight, ...] = ()
+    matched_terms: tuple[str, ...] = ()
+    also_in: tuple[Located, ...] = ()  # near-identical passages elsewhere, collapsed here
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search; None means no restriction."""
+
+    doc_ids: frozenset[str] | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    types: frozenset[str] | None = None
+
+    def admits(self, document: DocumentInfo) -> bool:
+        year = document.metadata.year
+        return (
+            (self.doc_ids is None or document.doc_id in self.doc_ids)
+            and (self.types is None or document.metadata.type in self.types)
+            and (self.year_from is None or (year is not None and year >= self.year_from))
+            and (self.year_to is None or (year is not None and year <= self.year_to))
+        )
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the confidence estimate looks at."""
+
+    dense: float  # best combined dense score among the candidates
+    sentence: float  # best single-sentence cosine
+    bm25: float  # best BM25 score divided by the query's total idf
+    coverage: float  # idf-weighted share of query terms found in the top passages
+    missing: float  # rarest query term absent from the top passages: its idf / the largest idf
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    confidence: float
+    answerable: bool
+    facets: dict[str, int]  # doc_id -> passages among the top candidates
+    signals: Signals

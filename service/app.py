@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from index.searcher import Searcher
 from iomqa.errors import IndexCorrupt, IndexNotFound
-from iomqa.records import DocumentInfo, Hit, Passage
+from iomqa.records import DocumentInfo, Filters, Hit, Passage
 from iomqa.settings import Settings, get_settings
 from service.citations import cite
 from service.schemas import (
@@ -30,9 +30,13 @@ from service.schemas import (
     DocumentList,
     DocumentOut,
     ErrorOut,
+    FacetOut,
     Health,
+    HighlightOut,
+    LocationOut,
     PassageDetail,
     PassageOut,
+    WhyOut,
 )
 
 log = logging.getLogger(__name__)
@@ -68,12 +72,48 @@ def _citation(hit_document: DocumentInfo, passage: Passage) -> CitationOut:
 
 
 def _passage_out(hit: Hit) -> PassageOut:
+    p = hit.passage
+    w = hit.why
     return PassageOut(
         rank=hit.rank,
         score=round(hit.score, 4),
-        passage_id=hit.passage.passage_id,
-        text=hit.passage.text,
-        citation=_citation(hit.document, hit.passage),
+        passage_id=p.passage_id,
+        text=p.text,
+        citation=_citation(hit.document, p),
+        highlights=[
+            HighlightOut(
+                start=h.start,
+                end=h.end,
+                doc_start=p.char_start + h.start,
+                doc_end=p.char_start + h.end,
+                text=p.text[h.start : h.end],
+            )
+            for h in hit.highlights
+        ],
+        matched_terms=list(hit.matched_terms),
+        why=WhyOut(
+            bm25_rank=w.bm25_rank,
+            bm25_score=None if w.bm25_score is None else round(w.bm25_score, 4),
+            dense_rank=w.dense_rank,
+            dense_score=None if w.dense_score is None else round(w.dense_score, 4),
+            fused=round(w.fused, 4),
+        ),
+        also_in=[
+            LocationOut(passage_id=a.passage.passage_id, citation=_citation(a.document, a.passage))
+            for a in hit.also_in
+        ],
+    )
+
+
+def _filters(body: AskRequest) -> Filters | None:
+    f = body.filters
+    if f is None:
+        return None
+    return Filters(
+        doc_ids=frozenset(f.doc_ids) if f.doc_ids is not None else None,
+        year_from=f.year_from,
+        year_to=f.year_to,
+        types=frozenset(f.type) if f.type is not None else None,
     )
 
 
@@ -131,14 +171,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def ask(request: Request, body: AskRequest) -> AskResponse:
         s = searcher(request)
+        filters = _filters(body)
+        if filters and filters.doc_ids:
+            unknown = sorted(d for d in filters.doc_ids if s.document(d) is None)
+            if unknown:
+                known = ", ".join(d.doc_id for d in s.documents())
+                raise HTTPException(
+                    422, detail=f"filters.doc_ids: unknown {unknown} (allowed: {known})"
+                )
         started = time.perf_counter()
-        hits = s.search(body.question, body.top_k)
+        result = s.search(body.question, body.top_k, filters)
         took = (time.perf_counter() - started) * 1000
+        titles = {d.doc_id: d.metadata.title for d in s.documents()}
         return AskResponse(
             question=body.question,
             index_version=s.version,
             took_ms=round(took, 2),
-            passages=[_passage_out(h) for h in hits],
+            answerable=result.answerable,
+            confidence=round(result.confidence, 4),
+            passages=[_passage_out(h) for h in result.hits],
+            facets=[
+                FacetOut(doc_id=d, title=titles.get(d, d), hits=n) for d, n in result.facets.items()
+            ],
         )
 
     errors_503: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut}}

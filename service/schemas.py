@@ -17,6 +17,22 @@ ALLOWED = {
 }
 
 
+class AskFilters(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"year_from": 2021, "type": ["IDM report"]}]},
+    )
+
+    doc_ids: list[str] | None = Field(
+        None, max_length=100, description="Only these documents (see GET /documents)"
+    )
+    year_from: int | None = Field(None, ge=1900, le=2100, description="Published in or after")
+    year_to: int | None = Field(None, ge=1900, le=2100, description="Published in or before")
+    type: list[str] | None = Field(
+        None, max_length=20, description='Document types, e.g. "IDM report", "IOM submission"'
+    )
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -36,6 +52,7 @@ class AskRequest(BaseModel):
         ..., min_length=1, max_length=MAX_QUESTION_CHARS, description=ALLOWED["question"]
     )
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["top_k"])
+    filters: AskFilters | None = Field(None, description="Restrict the search")
 
     @field_validator("question")
     @classmethod
@@ -60,19 +77,65 @@ class CitationOut(BaseModel):
     formatted: str = Field(description="Author-date citation with page or section")
 
 
+class WhyOut(BaseModel):
+    """How the passage was ranked."""
+
+    bm25_rank: int | None = Field(description="Rank among keyword (BM25) results; null if absent")
+    bm25_score: float | None
+    dense_rank: int | None = Field(description="Rank among embedding results; null if absent")
+    dense_score: float | None = Field(
+        description="Cosine similarity: passage and best sentence combined"
+    )
+    fused: float = Field(description="The fused score that orders the results")
+
+
+class HighlightOut(BaseModel):
+    start: int = Field(description="Offset within the passage text")
+    end: int
+    doc_start: int = Field(description="Offset within the document's canonical text")
+    doc_end: int
+    text: str
+
+
+class LocationOut(BaseModel):
+    """Where else a (near-)identical passage appears."""
+
+    passage_id: str
+    citation: CitationOut
+
+
 class PassageOut(BaseModel):
     rank: int
-    score: float = Field(description="Cosine similarity between question and passage")
+    score: float = Field(description="Fused relevance score (see `why`)")
     passage_id: str
     text: str
     citation: CitationOut
+    highlights: list[HighlightOut] = Field(
+        description="The one or two sentences that best answer the question"
+    )
+    matched_terms: list[str] = Field(description="Words of the passage that match the question")
+    why: WhyOut
+    also_in: list[LocationOut] = Field(
+        description="Near-identical passages collapsed into this result"
+    )
+
+
+class FacetOut(BaseModel):
+    doc_id: str
+    title: str
+    hits: int = Field(description="Passages of this document among the top 50 candidates")
 
 
 class AskResponse(BaseModel):
     question: str
     index_version: str
     took_ms: float
+    answerable: bool = Field(
+        description="False when the corpus holds no confident evidence; passages still shown"
+    )
+    confidence: float = Field(ge=0, le=1, description="Calibrated probability of an answer")
     passages: list[PassageOut]
+    facets: list[FacetOut]
 
 
 class PassageDetail(BaseModel):

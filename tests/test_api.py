@@ -173,3 +173,59 @@ def test_without_an_index_the_service_says_how_to_build_one(tmp_path: Path) -> N
         assert health.status_code == 503 and "iomqa ingest" in health.json()["detail"]
         ask = c.post("/ask", json={"question": "anything"})
         assert ask.status_code == 503 and "iomqa ingest" in ask.json()["detail"]
+
+
+def test_answers_explain_highlight_and_count_per_document(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "IOM Council Member States", "top_k": 5}).json()
+    assert isinstance(body["answerable"], bool) and 0 <= body["confidence"] <= 1
+    assert sum(f["hits"] for f in body["facets"]) == 50
+    assert {f["doc_id"] for f in body["facets"]} <= {
+        "idm-35-2023",
+        "idm-32-2022",
+        "idm-2016-sdgs-follow-up",
+        "iom-2018-hlpf-input",
+        "iom-2022-covid19-recovery",
+    }
+    for p in body["passages"]:
+        assert set(p["why"]) == {"bm25_rank", "bm25_score", "dense_rank", "dense_score", "fused"}
+        assert p["why"]["fused"] == p["score"]
+        assert 1 <= len(p["highlights"]) <= 2
+        for h in p["highlights"]:
+            assert p["text"][h["start"] : h["end"]] == h["text"]
+            c = p["citation"]
+            assert (h["doc_start"], h["doc_end"]) == (
+                c["char_start"] + h["start"],
+                c["char_start"] + h["end"],
+            )
+        for other in p["also_in"]:
+            assert other["passage_id"] != p["passage_id"]
+
+
+def test_filters_narrow_the_search(client: TestClient) -> None:
+    body = client.post(
+        "/ask",
+        json={
+            "question": "migration data",
+            "top_k": 10,
+            "filters": {"year_from": 2022, "type": ["IDM report"]},
+        },
+    ).json()
+    assert {p["citation"]["doc_id"] for p in body["passages"]} <= {"idm-35-2023", "idm-32-2022"}
+    assert {f["doc_id"] for f in body["facets"]} == {"idm-35-2023", "idm-32-2022"}
+    only = client.post(
+        "/ask", json={"question": "migration", "filters": {"doc_ids": ["iom-2018-hlpf-input"]}}
+    ).json()
+    assert {p["citation"]["doc_id"] for p in only["passages"]} == {"iom-2018-hlpf-input"}
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"doc_ids": ["nope"]}, "unknown ['nope']"),
+        ({"year_from": 1200}, "greater than or equal to 1900"),
+        ({"colour": "red"}, "Extra inputs"),
+    ],
+)
+def test_bad_filters_are_422(client: TestClient, filters: dict[str, object], message: str) -> None:
+    r = client.post("/ask", json={"question": "migration", "filters": filters})
+    assert r.status_code == 422 and message in r.json()["detail"]

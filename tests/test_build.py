@@ -10,6 +10,7 @@ from index.manifest import SCHEMA_VERSION, read_manifest
 from index.searcher import Searcher
 from ingest.embed import HashingEmbedder
 from iomqa.errors import IndexCorrupt, IndexNotFound
+from iomqa.records import Filters
 from iomqa.settings import Settings
 from tests.conftest import build
 
@@ -34,13 +35,16 @@ def test_build_publishes_a_generation_with_a_complete_manifest(small_index: Sett
 def test_documents_without_manifest_entry_get_derived_metadata(small_index: Settings) -> None:
     beta = Searcher.open_current(small_index.index_dir).document("beta")
     assert beta is not None
-    assert (beta.metadata.title, beta.metadata.year, beta.source) == ("BETA SUBMISSION", None,
-                                                                     "beta.txt")
+    assert (beta.metadata.title, beta.metadata.year, beta.source) == (
+        "BETA SUBMISSION",
+        None,
+        "beta.txt",
+    )
 
 
 def test_searcher_finds_passages_and_explains_them(small_index: Settings) -> None:
     searcher = Searcher.open_current(small_index.index_dir)
-    hits = searcher.search("remittances bonus on transfers", 3)
+    hits = searcher.search("remittances bonus on transfers", 3).hits
     assert "2% bonus" in hits[0].passage.text
     assert hits[0].passage.section == (
         "Alpha report on migration data",
@@ -49,6 +53,51 @@ def test_searcher_finds_passages_and_explains_them(small_index: Settings) -> Non
     )
     assert hits[0].why.bm25_rank == 1 and hits[0].why.dense_rank is not None
     assert [h.rank for h in hits] == [1, 2, 3]
+
+
+def test_filters_restrict_results_to_matching_documents(small_index: Settings) -> None:
+    searcher = Searcher.open_current(small_index.index_dir)
+    only_beta = searcher.search("migrants", 10, Filters(doc_ids=frozenset({"beta"})))
+    assert only_beta.hits and {h.document.doc_id for h in only_beta.hits} == {"beta"}
+    assert set(only_beta.facets) == {"beta"}
+    by_year = searcher.search("migrants", 10, Filters(year_from=2019, year_to=2020))
+    assert {h.document.doc_id for h in by_year.hits} == {"alpha"}  # beta has no year
+    by_type = searcher.search("migrants", 10, Filters(types=frozenset({"IDM report"})))
+    assert {h.document.doc_id for h in by_type.hits} == {"alpha"}
+    assert searcher.search("migrants", 10, Filters(year_from=2030)).hits == []
+
+
+def test_results_carry_highlights_terms_and_facets(small_index: Settings) -> None:
+    result = Searcher.open_current(small_index.index_dir).search("bonus on transfers", 5)
+    top = result.hits[0]
+    sentences = [top.passage.text[h.start : h.end] for h in top.highlights]
+    assert "Banks offered a 2% bonus on transfers." in sentences
+    assert set(top.matched_terms) >= {"bonus", "transfers"}
+    assert (
+        sum(result.facets.values())
+        == sum(1 for _ in Searcher.open_current(small_index.index_dir).search("bonus", 50).hits)
+        or result.facets
+    )
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_near_identical_passages_collapse_into_one_result(
+    small_corpus: Path, settings: Settings
+) -> None:
+    repeated = (
+        "Recommendation: strengthen migration data systems in every region now, and share "
+        "the resulting statistics with local governments and civil society."
+    )
+    (small_corpus / "gamma.md").write_text(
+        f"# Gamma\n\n## 1. Body\n\n{repeated}\n\n## 2. Closing\n\n{repeated}\n"
+    )
+    assert build(settings).published
+    hits = Searcher.open_current(settings.index_dir).search("strengthen data systems", 5).hits
+    top = hits[0]
+    assert repeated in top.passage.text and len(top.also_in) == 1
+    other = top.also_in[0].passage
+    assert repeated in other.text and other.passage_id != top.passage.passage_id
+    assert all(repeated not in h.passage.text for h in hits[1:])
 
 
 def test_rebuilding_an_unchanged_corpus_keeps_passage_ids(small_index: Settings) -> None:

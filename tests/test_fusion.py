@@ -1,4 +1,7 @@
-from index.fusion import RRF_K, reciprocal_rank_fusion
+import numpy as np
+import pytest
+
+from index.fusion import RRF_K, convex_fusion, multi_granularity, reciprocal_rank_fusion
 
 
 def test_rrf_adds_reciprocal_ranks_and_explains_each_result() -> None:
@@ -22,3 +25,30 @@ def test_weights_shift_the_balance() -> None:
 
 def test_empty_lists_fuse_to_nothing() -> None:
     assert reciprocal_rank_fusion([], []) == []
+
+
+def test_convex_fusion_keeps_margins_and_normalises_bm25() -> None:
+    fused = convex_fusion([(1, 10.0), (2, 5.0)], [(2, 0.8), (3, 0.6)], alpha=0.5)
+    scores = {f.row: f.fused for f in fused}
+    # row 1: 0.5 * 1.0 + 0.5 * 0.6 (dense floor); row 2: 0.5 * 0.5 + 0.5 * 0.8;
+    # row 3: 0.5 * 0.5 (bm25 floor) + 0.5 * 0.6
+    assert scores == pytest.approx({1: 0.8, 2: 0.65, 3: 0.55})
+    assert [f.row for f in fused] == [1, 2, 3]
+    assert fused[0].bm25_rank == 1 and fused[0].dense_rank is None
+
+
+def test_convex_fusion_alpha_extremes_follow_one_retriever() -> None:
+    bm25, dense = [(1, 3.0), (2, 1.0)], [(2, 0.9), (1, 0.1)]
+    assert convex_fusion(bm25, dense, alpha=1.0)[0].row == 1
+    assert convex_fusion(bm25, dense, alpha=0.0)[0].row == 2
+    assert convex_fusion([], [], alpha=0.3) == []
+
+
+def test_multi_granularity_adds_the_best_sentence() -> None:
+    owner = np.array([0, 0, 1, 1])
+    combined = dict(
+        multi_granularity(
+            [(0, 0.4), (1, 0.5)], [(1, 0.9), (2, 0.5), (0, 0.2)], owner, passage_weight=0.5
+        )
+    )
+    assert combined == pytest.approx({0: 0.65, 1: 0.5})

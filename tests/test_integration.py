@@ -71,3 +71,13 @@ def test_citations_are_exact_spans_of_the_canonical_text(client: TestClient) -> 
 
 def test_corpus_files_are_the_published_texts(tmp_path: Path) -> None:
     assert sorted(p.suffix for p in CORPUS.iterdir()) == [".toml"] + [".txt"] * 5
+
+
+def test_off_corpus_questions_are_flagged_but_still_answered(client: TestClient) -> None:
+    off = client.post("/ask", json={"question": "Which football club won the 1998 cup final?"})
+    assert off.json()["answerable"] is False and off.json()["passages"]
+    on = client.post(
+        "/ask", json={"question": "How many Member States did the IOM Council have in 2018?"}
+    )
+    assert on.json()["answerable"] is True
+    assert on.json()["confidence"] > off.json()["confidence"]

@@ -1,0 +1,98 @@
+"""Keyword analysis, highlights, near-duplicates and the confidence model."""
+
+import math
+
+import pytest
+
+from index.confidence import Calibration, coverage, fit
+from index.dedup import group, near_duplicate, shingles
+from index.highlight import best_sentences, matched_terms
+from index.keyword import KeywordIndex, query_tokens, tokenize
+from iomqa.evaluation.metrics import auroc
+from iomqa.records import Signals
+
+
+def test_tokens_are_stemmed_folded_and_free_of_function_words() -> None:
+    assert tokenize("The Participants participated in ﬁnancial Remittances") == [
+        "particip",
+        "particip",
+        "financi",
+        "remitt",
+    ]
+    assert query_tokens("According to the report, how many participants were there?") == [
+        "report",
+        "particip",
+    ]
+
+
+def test_keyword_search_ranks_matching_rows_and_respects_the_mask() -> None:
+    import numpy as np
+
+    index = KeywordIndex.build(["remittances to Moldova", "health of migrants", "migrants"])
+    rows, scores = index.search("Moldova remittances", 3)
+    assert rows.tolist() == [0] and scores[0] > 0
+    rows, _ = index.search("migrants", 3, np.array([True, False, True]))
+    assert rows.tolist() == [2]
+    assert index.search("nothing matches", 3)[0].tolist() == []
+    assert index.idf(["migrant"])[0] < index.idf(["moldova"])[0] < index.idf(["unseen"])[0]
+
+
+def test_best_sentence_is_highlighted_and_a_close_second_joins_it() -> None:
+    text = "Intro sentence. The bonus was 2% on transfers. Unrelated close."
+    spans = [(0, 15), (16, 46), (47, 63)]
+    chosen = best_sentences(text, spans, [0.1, 0.5, 0.48], "bonus on transfers")
+    assert [text[h.start : h.end] for h in chosen] == ["The bonus was 2% on transfers."]
+    chosen = best_sentences(text, spans, [0.1, 0.5, 0.65], "bonus on transfers")
+    assert [(h.start, h.end) for h in chosen] == [(16, 46), (47, 63)]  # reading order
+    assert best_sentences("", [], [], "q") == []
+
+
+def test_matched_terms_are_each_form_as_written() -> None:
+    assert matched_terms("Remittances and the remittance bonus", "remittances bonus") == [
+        "Remittances",
+        "remittance",
+        "bonus",
+    ]
+
+
+def test_near_duplicates_group_under_the_best_ranked() -> None:
+    a = "Recommendations: strengthen migration data systems and share data across borders now"
+    b = "Recommendations: strengthen migration data systems and share data across borders"
+    c = "A completely different passage about health services for migrants in cities"
+    assert near_duplicate(shingles(a), shingles(b))
+    assert not near_duplicate(shingles(a), shingles(c))
+    assert group([a, c, b]) == [[0, 2], [1]]
+
+
+def test_short_passages_are_not_swallowed_by_containment() -> None:
+    short = "International Organization for Migration (IOM)"
+    long = f"{short} held its first session of the dialogue in New York in 2016 with many"
+    assert not near_duplicate(shingles(short), shingles(long))
+
+
+def test_coverage_weights_terms_by_idf() -> None:
+    assert coverage([1.0, 3.0], [False, True]) == 0.75
+    assert coverage([], []) == 0.0
+
+
+def signals(value: float) -> Signals:
+    return Signals(dense=value, sentence=value, bm25=value, coverage=value, missing=1 - value)
+
+
+def test_fitted_confidence_separates_and_stays_a_probability() -> None:
+    positives = [signals(0.6 + 0.01 * i) for i in range(20)]
+    negatives = [signals(0.3 + 0.01 * i) for i in range(20)]
+    model = fit(positives + negatives, [True] * 20 + [False] * 20)
+    pos = [model.confidence(s) for s in positives]
+    neg = [model.confidence(s) for s in negatives]
+    assert auroc(pos, neg) == 1.0
+    assert all(0.0 < c < 1.0 for c in pos + neg)
+    assert min(pos) > 0.5 > max(neg)
+
+
+def test_calibration_is_a_logistic_function_of_the_signals() -> None:
+    model = Calibration(
+        {"dense": 1.0, "sentence": 0.0, "bm25": 0.0, "coverage": 0.0, "missing": 0.0}, -0.5
+    )
+    assert model.confidence(signals(0.5)) == pytest.approx(0.5)
+    assert model.confidence(signals(1.5)) == pytest.approx(1 / (1 + math.exp(-1)))
