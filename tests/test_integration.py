@@ -66,7 +66,7 @@ def test_citations_are_exact_spans_of_the_canonical_text(client: TestClient) -> 
             c = p["citation"]
             text = client.get(f"/documents/{c['doc_id']}/text").text
             assert text[c["char_start"] : c["char_end"]] == p["text"]
-            assert len(p["text"]) <= 1200
+            assert len(p["text"]) <= 1000
 
 
 def test_corpus_files_are_the_published_texts(tmp_path: Path) -> None:
