@@ -1,33 +1,45 @@
 """Corpus folder -> a new, verified index generation, published atomically.
 
-The only writer of index generations.
+The only writer of index generations. Builds are incremental: documents whose file and
+metadata are unchanged since the served generation are copied from it without being
+parsed, and every vector comes through the embedding cache.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from index import dense, store
-from index.generations import discard, ingest_lock, new_staging, prune, publish
+from index.embedcache import CACHE_NAME, EmbeddingCache
+from index.generations import (
+    GENERATIONS,
+    clean_staging,
+    current_version,
+    discard,
+    ingest_lock,
+    new_staging,
+    prune,
+    publish,
+)
 from index.keyword import KEYWORD_DIR, KeywordIndex
-from index.manifest import MANIFEST_NAME, Manifest, sha256_path
+from index.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_path
 from index.searcher import Searcher
 from ingest.chunk import ChunkParams, sentence_spans
-from ingest.corpus import assign_doc_ids, scan
-from ingest.embed import Embedder
-from ingest.pipeline import Processed, process
+from ingest.corpus import CorpusFile, assign_doc_ids, scan
+from ingest.embed import Embedder, Vectors
+from ingest.load import sha256_file
+from ingest.pipeline import process
 from iomqa.errors import DocumentError, IomqaError
 from iomqa.records import Document, Passage
+from iomqa.settings import Settings
 
 log = logging.getLogger(__name__)
-
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -53,6 +65,11 @@ class BuildReport:
     embedded: int = 0
     index_version: str | None = None
     published: bool = False
+    up_to_date: bool = False  # nothing changed: the served generation stays
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,11 +79,33 @@ class BuildConfig:
     chunking: ChunkParams = field(default_factory=ChunkParams)
     batch_size: int = 32
     keep_generations: int = 3
+    rebuild: bool = False  # ignore the served generation and parse everything again
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, rebuild: bool = False) -> BuildConfig:
+        return cls(
+            corpus_dir=settings.corpus_dir,
+            index_dir=settings.index_dir,
+            chunking=ChunkParams(settings.max_chars, settings.target_chars, settings.min_chars),
+            batch_size=settings.embed_batch_size,
+            keep_generations=settings.keep_generations,
+            rebuild=rebuild,
+        )
 
 
-def _version(manifest_seed: str, now: datetime) -> str:
-    digest = hashlib.sha256(manifest_seed.encode()).hexdigest()[:8]
-    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{digest}"
+def fingerprint(file: CorpusFile, content_hash: str) -> str:
+    """File content and its manifest entry: a metadata edit re-indexes the document."""
+    entry = json.dumps(
+        {
+            "doc_id": file.entry.doc_id,
+            "password": file.entry.password,
+            "metadata": file.entry.metadata,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(f"{content_hash}\x1f{entry}".encode()).hexdigest()
 
 
 def context_text(document: Document, passage: Passage) -> str:
@@ -81,37 +120,133 @@ def context_text(document: Document, passage: Passage) -> str:
     return f"{head}\n{section}\n{passage.text}" if section else f"{head}\n{passage.text}"
 
 
+@dataclass
+class _Previous:
+    manifest: Manifest
+    store: store.Store
+
+
+def _previous(config: BuildConfig, embedder: Embedder) -> _Previous | None:
+    """The served generation, if an incremental build may start from it."""
+    version = current_version(config.index_dir)
+    if config.rebuild or version is None:
+        return None
+    generation = config.index_dir / GENERATIONS / version
+    try:
+        manifest = read_manifest(generation)
+        if manifest.model != embedder.name or manifest.chunking != _chunking(config):
+            log.warning("model or passage sizes changed since %s: rebuilding everything", version)
+            return None
+        return _Previous(manifest, store.Store(generation / store.STORE_NAME))
+    except (IomqaError, OSError, ValueError) as exc:
+        log.warning("served generation %s unusable (%s): rebuilding everything", version, exc)
+        return None
+
+
+def _chunking(config: BuildConfig) -> dict[str, int]:
+    return {
+        "max_chars": config.chunking.max_chars,
+        "target_chars": config.chunking.target_chars,
+        "min_chars": config.chunking.min_chars,
+    }
+
+
 def build_index(
-    config: BuildConfig, embedder: Embedder, progress: Progress = _no_progress
+    config: BuildConfig,
+    embedder: Embedder,
+    progress: Progress = _no_progress,
+    *,
+    wait: bool = False,
 ) -> BuildReport:
-    """Ingest the whole corpus into a new generation and publish it.
+    """Bring the index up to date with the corpus folder.
 
     Bad documents are reported with a status and reason and left out; nothing is
-    published when no document could be indexed.
+    published when no document could be indexed, and nothing new when nothing changed.
     """
+    with ingest_lock(config.index_dir, wait=wait):
+        clean_staging(config.index_dir)
+        previous = _previous(config, embedder)
+        try:
+            return _build(config, embedder, progress, previous)
+        finally:
+            if previous is not None:
+                previous.store.close()
+
+
+def _build(
+    config: BuildConfig, embedder: Embedder, progress: Progress, previous: _Previous | None
+) -> BuildReport:
     report = BuildReport()
     files = scan(config.corpus_dir)
     doc_ids = assign_doc_ids(files)
+    old_ok = previous.manifest.corpus if previous else {}
+    old_failed = previous.manifest.failed if previous else {}
     documents: list[Document] = []
     passages: list[Passage] = []
+    corpus: dict[str, dict[str, str]] = {}
+    failed: dict[str, dict[str, str]] = {}
     for i, file in enumerate(files):
         progress("parse", i, len(files))
         doc_id = doc_ids[file.source]
-        try:
-            processed: Processed = process(file, doc_id, config.chunking)
-        except DocumentError as exc:
-            log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
+        content_hash = sha256_file(file.path)
+        print_ = fingerprint(file, content_hash)
+        before = old_ok.get(file.source) or old_failed.get(file.source)
+        if before is None:
+            report.added.append(file.source)
+        elif before.get("fingerprint") == print_ and (
+            file.source in old_failed or before.get("doc_id") == doc_id
+        ):
+            report.unchanged.append(file.source)
+        else:
+            report.changed.append(file.source)
+        reused = (
+            _reuse(previous, doc_id)
+            if previous and file.source in report.unchanged and file.source in old_ok
+            else None
+        )
+        if file.source in report.unchanged and file.source in old_failed:
+            bad = old_failed[file.source]
+            failed[file.source] = bad
             report.documents.append(
-                DocumentOutcome(doc_id, file.source, exc.status, exc.reason, 0, 0)
+                DocumentOutcome(doc_id, file.source, bad["status"], bad["reason"], 0, 0)
             )
             continue
-        documents.append(processed.document)
-        passages.extend(processed.passages)
+        if reused is not None:
+            document, doc_passages = reused
+            pages = len(document.pages)
+        else:
+            try:
+                processed = process(file, doc_id, config.chunking)
+            except DocumentError as exc:
+                log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
+                failed[file.source] = {
+                    "fingerprint": print_,
+                    "status": exc.status,
+                    "reason": exc.reason,
+                }
+                report.documents.append(
+                    DocumentOutcome(doc_id, file.source, exc.status, exc.reason, 0, 0)
+                )
+                continue
+            document, doc_passages, pages = (
+                processed.document,
+                processed.passages,
+                processed.pages,
+            )
+        documents.append(document)
+        passages.extend(doc_passages)
+        corpus[file.source] = {"doc_id": doc_id, "sha256": content_hash, "fingerprint": print_}
         report.documents.append(
-            DocumentOutcome(doc_id, file.source, "ok", "", processed.pages, len(processed.passages))
+            DocumentOutcome(doc_id, file.source, "ok", "", pages, len(doc_passages))
         )
     progress("parse", len(files), len(files))
+    present = {f.source for f in files}
+    report.removed = sorted((old_ok.keys() | old_failed.keys()) - present)
     report.passages = len(passages)
+    if previous is not None and not (report.added or report.changed or report.removed):
+        report.up_to_date = True
+        report.index_version = previous.manifest.index_version
+        return report
     if not passages:
         return report
 
@@ -123,37 +258,63 @@ def build_index(
         for start, end in sentence_spans(p.text, 0, len(p.text))
     ]
     unit_texts = [passages[row].text[start:end] for row, start, end in units]
-    everything = _embed([*texts, *unit_texts], embedder, config.batch_size, progress)
+    cache = EmbeddingCache(config.index_dir / CACHE_NAME)
+    try:
+        everything, computed = cache.encode(
+            [*texts, *unit_texts],
+            embedder,
+            config.batch_size,
+            lambda done, total: progress("embed", done, total),
+        )
+    finally:
+        cache.close()
     vectors, unit_vectors = everything[: len(texts)], everything[len(texts) :]
-    report.embedded = len(texts)
+    report.embedded = int(computed[: len(texts)].sum())  # passages; sentences ride along
 
-    with ingest_lock(config.index_dir):
-        staging = new_staging(config.index_dir)
-        try:
-            version = _write_generation(
-                staging, config, embedder, documents, passages, texts, vectors, units, unit_vectors
-            )
-            Searcher.open(staging, embedder).close()  # verify before anyone can see it
-            publish(config.index_dir, staging, version)
-        except BaseException:
-            discard(staging)
-            raise
-        prune(config.index_dir, config.keep_generations)
+    staging = new_staging(config.index_dir)
+    try:
+        version = _write_generation(
+            staging,
+            config,
+            embedder,
+            documents,
+            passages,
+            texts,
+            vectors,
+            units,
+            unit_vectors,
+            corpus,
+            failed,
+        )
+        publish_verified(config.index_dir, staging, version, embedder)
+    except BaseException:
+        discard(staging)
+        raise
+    prune(config.index_dir, config.keep_generations)
     report.index_version = version
     report.published = True
     return report
 
 
-def _embed(texts: list[str], embedder: Embedder, batch_size: int, progress: Progress) -> np.ndarray:
-    chunks: list[np.ndarray] = []
-    step = batch_size * 4
-    for start in range(0, len(texts), step):
-        progress("embed", start, len(texts))
-        chunks.append(embedder.encode(texts[start : start + step], batch_size=batch_size))
-    progress("embed", len(texts), len(texts))
-    if not chunks:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32)
+def _reuse(previous: _Previous, doc_id: str) -> tuple[Document, list[Passage]] | None:
+    document = previous.store.load_document(doc_id)
+    if document is None:
+        return None
+    return document, previous.store.passages_of(doc_id)
+
+
+def publish_verified(index_dir: Path, staging: Path, version: str, embedder: Embedder) -> None:
+    """Open the staged generation exactly as the service would, then publish it.
+
+    A generation that fails any check raises IndexCorrupt and is never published.
+    """
+    Searcher.open(staging, embedder).close()
+    publish(index_dir, staging, version)
+
+
+def _version(seed: str, now: datetime) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:8]
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{digest}"
 
 
 def _write_generation(
@@ -163,9 +324,11 @@ def _write_generation(
     documents: list[Document],
     passages: list[Passage],
     texts: list[str],
-    vectors: np.ndarray,
+    vectors: Vectors,
     units: list[tuple[int, int, int]],
-    unit_vectors: np.ndarray,
+    unit_vectors: Vectors,
+    corpus: dict[str, dict[str, str]],
+    failed: dict[str, dict[str, str]],
 ) -> str:
     store.write(staging / store.STORE_NAME, documents, passages, units)
     dense.save(dense.build(vectors), staging / dense.DENSE_NAME)
@@ -176,8 +339,7 @@ def _write_generation(
         for path in sorted(staging.rglob("*"))
         if path.is_file()
     }
-    corpus = {d.source: {"doc_id": d.doc_id, "sha256": d.content_hash} for d in documents}
-    seed = "|".join(f"{s}:{c['sha256']}" for s, c in sorted(corpus.items())) + embedder.name
+    seed = "|".join(f"{s}:{c['fingerprint']}" for s, c in sorted(corpus.items())) + embedder.name
     now = datetime.now(UTC)
     version = _version(seed, now)
     manifest = Manifest(
@@ -189,14 +351,11 @@ def _write_generation(
         passages=len(passages),
         corpus=corpus,
         files=files,
-        chunking={
-            "max_chars": config.chunking.max_chars,
-            "target_chars": config.chunking.target_chars,
-            "min_chars": config.chunking.min_chars,
-        },
+        chunking=_chunking(config),
+        failed=failed,
     )
     (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return version
 
 
-__all__ = ["BuildConfig", "BuildReport", "DocumentOutcome", "IomqaError", "build_index"]
+__all__ = ["BuildConfig", "BuildReport", "DocumentOutcome", "build_index", "publish_verified"]

@@ -89,13 +89,7 @@ def publish(index_dir: Path, staging: Path, version: str) -> Path:
     target = generations / version
     os.rename(staging, target)
     _fsync_dir(generations)
-    pointer = index_dir / f"{CURRENT}.tmp"
-    with pointer.open("w", encoding="utf-8") as handle:
-        handle.write(version + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(pointer, index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    set_current(index_dir, version)
     return target
 
 
@@ -109,16 +103,44 @@ def prune(index_dir: Path, keep: int) -> list[str]:
     return doomed
 
 
+def clean_staging(index_dir: Path) -> list[str]:
+    """Remove what interrupted builds left behind (call with the ingest lock held)."""
+    staging = index_dir / STAGING
+    if not staging.is_dir():
+        return []
+    stale = [p.name for p in staging.iterdir()]
+    for name in stale:
+        discard(staging / name)
+    (index_dir / f"{CURRENT}.tmp").unlink(missing_ok=True)
+    return stale
+
+
+def set_current(index_dir: Path, version: str) -> None:
+    """Point CURRENT at an existing generation (used by rollback)."""
+    pointer = index_dir / f"{CURRENT}.tmp"
+    with pointer.open("w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+
+
 @contextlib.contextmanager
-def ingest_lock(index_dir: Path) -> Iterator[None]:
-    """One ingest at a time; a second one fails at once with a clear message."""
+def ingest_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
+    """One ingest at a time: a second one waits (`wait`) or fails at once, clearly.
+
+    flock is released by the kernel when its holder dies, so a killed ingest never
+    leaves a stale lock behind.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     with (index_dir / LOCK).open("a+") as handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+            fcntl.flock(handle.fileno(), flags)
         except BlockingIOError as exc:
             raise IngestLocked(
-                f"another ingest is running on {index_dir}; wait for it to finish"
+                f"another ingest is running on {index_dir}; wait for it to finish (or pass --wait)"
             ) from exc
         try:
             yield

@@ -10,7 +10,7 @@ from typing import Any
 
 from iomqa.errors import IndexCorrupt
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 
@@ -30,9 +30,13 @@ class Manifest:
     dimension: int
     documents: int
     passages: int
-    corpus: dict[str, dict[str, str]]  # source -> {"doc_id", "sha256"} of indexed documents
+    # source -> {"doc_id", "sha256" of the file, "fingerprint" of file and metadata}
+    corpus: dict[str, dict[str, str]]
     files: dict[str, str]  # artifact file name -> sha256
     chunking: dict[str, int] = field(default_factory=dict)
+    # source -> {"fingerprint", "status", "reason"} of files that could not be indexed,
+    # so that an unchanged bad file is reported again without being parsed again
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from iomqa.records import Document, DocumentInfo, Metadata, Passage
+from iomqa.records import Document, DocumentInfo, Heading, Metadata, PageSpan, Passage
 
 STORE_NAME = "passages.sqlite3"
 
@@ -173,6 +173,27 @@ class Store:
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         return self._documents.get(doc_id)
+
+    def load_document(self, doc_id: str) -> Document | None:
+        """The whole document record, as it was when the generation was built."""
+        rows = self._query(
+            "SELECT doc_id, source, content_hash, kind, metadata, text, pages, headings "
+            "FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Document(
+            doc_id=r[0],
+            source=r[1],
+            content_hash=r[2],
+            kind=r[3],
+            metadata=Metadata(**json.loads(r[4])),
+            text=r[5],
+            pages=tuple(PageSpan(**p) for p in json.loads(r[6])),
+            headings=tuple(Heading(**h) for h in json.loads(r[7])),
+        )
 
     def document_text(self, doc_id: str) -> str | None:
         rows = self._query("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))

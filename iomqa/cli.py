@@ -44,24 +44,24 @@ def ingest(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     if_missing: Annotated[bool, typer.Option(help="Do nothing when an index exists")] = False,
+    rebuild: Annotated[
+        bool, typer.Option(help="Parse and embed everything again, ignoring the served index")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for a running ingest instead of failing")
+    ] = False,
 ) -> None:
-    """Build a new index generation from the corpus folder and publish it atomically."""
+    """Bring the index up to date with the corpus folder (new, changed and removed files
+    only) and publish the new generation atomically."""
     from index.build import BuildConfig, build_index
     from index.generations import current_version
-    from ingest.chunk import ChunkParams
     from ingest.embed import make_embedder
 
     settings = _settings(corpus_dir, index_dir)
     if if_missing and current_version(settings.index_dir):
         err.print(f"index present in {settings.index_dir}; not rebuilding")
         return
-    config = BuildConfig(
-        corpus_dir=settings.corpus_dir,
-        index_dir=settings.index_dir,
-        chunking=ChunkParams(settings.max_chars, settings.target_chars, settings.min_chars),
-        batch_size=settings.embed_batch_size,
-        keep_generations=settings.keep_generations,
-    )
+    config = BuildConfig.from_settings(settings, rebuild=rebuild)
     try:
         embedder = make_embedder(settings.model, settings.model_path)
         with Progress(
@@ -79,7 +79,7 @@ def ingest(
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
 
-            report = build_index(config, embedder, progress)
+            report = build_index(config, embedder, progress, wait=wait)
     except IomqaError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -88,6 +88,11 @@ def ingest(
             "passages": report.passages,
             "embedded": report.embedded,
             "index_version": report.index_version,
+            "published": report.published,
+            "added": report.added,
+            "changed": report.changed,
+            "removed": report.removed,
+            "unchanged": report.unchanged,
         }
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
@@ -104,12 +109,19 @@ def ingest(
             )
         err.print(table)
         ok = sum(d.status == "ok" for d in report.documents)
+        if report.up_to_date:
+            outcome = f"; index {report.index_version} is up to date"
+        elif report.published:
+            outcome = f"; published {report.index_version}"
+        else:
+            outcome = "; nothing published"
         err.print(
             f"{ok}/{len(report.documents)} documents, {report.passages} passages, "
-            f"{report.embedded} embedded"
-            + (f"; published {report.index_version}" if report.published else "; nothing published")
+            f"{report.embedded} embedded; added {len(report.added)}, changed "
+            f"{len(report.changed)}, removed {len(report.removed)}, unchanged "
+            f"{len(report.unchanged)}{outcome}"
         )
-    if not report.published:
+    if not (report.published or report.up_to_date):
         raise typer.Exit(1)
 
 
@@ -246,6 +258,47 @@ def index_list() -> None:
         except IomqaError as exc:
             detail = f"unreadable: {exc}"
         out.print(f"{'*' if version == current else ' '} {version}  {detail}", markup=False)
+
+
+@index_app.command("rollback")
+def index_rollback(
+    version: Annotated[
+        str | None, typer.Argument(help="Default: the generation before the current one")
+    ] = None,
+) -> None:
+    """Serve an earlier generation again (after checking it); a running service follows."""
+    from index.generations import (
+        GENERATIONS,
+        current_version,
+        ingest_lock,
+        list_versions,
+        set_current,
+    )
+    from index.manifest import read_manifest
+    from index.searcher import Searcher
+    from ingest.embed import make_embedder
+
+    settings = _settings()
+    try:
+        with ingest_lock(settings.index_dir):
+            current = current_version(settings.index_dir)
+            versions = list_versions(settings.index_dir)
+            if version is None:
+                older = [v for v in versions if current is None or v < current]
+                if not older:
+                    err.print("[red]error:[/red] no earlier generation to roll back to")
+                    raise typer.Exit(2)
+                version = older[-1]
+            if version not in versions:
+                err.print(f"[red]error:[/red] no generation {version!r}; have: {versions}")
+                raise typer.Exit(2)
+            generation = settings.index_dir / GENERATIONS / version
+            manifest = read_manifest(generation)
+            Searcher.open(generation, make_embedder(manifest.model, settings.model_path)).close()
+            set_current(settings.index_dir, version)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    out.print(f"now serving {version} (was {current})", markup=False)
 
 
 @index_app.command("verify")

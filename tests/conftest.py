@@ -95,8 +95,12 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=FAKE_MODEL)
 
 
-def build(settings: Settings, embedder: HashingEmbedder | None = None) -> BuildReport:
-    config = BuildConfig(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir)
+def build(
+    settings: Settings, embedder: HashingEmbedder | None = None, *, rebuild: bool = False
+) -> BuildReport:
+    config = BuildConfig(
+        corpus_dir=settings.corpus_dir, index_dir=settings.index_dir, rebuild=rebuild
+    )
     return build_index(config, embedder or HashingEmbedder(64))
 
 

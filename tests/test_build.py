@@ -103,7 +103,7 @@ def test_near_identical_passages_collapse_into_one_result(
 def test_rebuilding_an_unchanged_corpus_keeps_passage_ids(small_index: Settings) -> None:
     before = Searcher.open_current(small_index.index_dir)
     ids = {p.passage_id for d in before.documents() for p in before.passages_of(d.doc_id)}
-    assert build(small_index).published
+    assert build(small_index, rebuild=True).published
     after = Searcher.open_current(small_index.index_dir)
     assert after.version != before.version
     assert {p.passage_id for d in after.documents() for p in after.passages_of(d.doc_id)} == ids
@@ -169,7 +169,7 @@ def test_no_index_says_how_to_build_one(settings: Settings) -> None:
 
 def test_old_generations_are_pruned(small_index: Settings) -> None:
     for _ in range(3):
-        assert build(small_index).published
+        assert build(small_index, rebuild=True).published
     versions = list_versions(small_index.index_dir)
     assert len(versions) == 3 and current_version(small_index.index_dir) == versions[-1]
     assert not any((small_index.index_dir / "staging").iterdir())
