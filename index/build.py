@@ -32,7 +32,7 @@ from index.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_path
 from index.searcher import Searcher
 from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
-from ingest.embed import Embedder, Vectors
+from ingest.embed import Embedder, LazyEmbedder, Vectors
 from ingest.load import sha256_file
 from ingest.pipeline import process
 from iomqa.errors import DocumentError, IomqaError
@@ -166,6 +166,8 @@ def build_index(
     with ingest_lock(config.index_dir, wait=wait):
         clean_staging(config.index_dir)
         previous = _previous(config, embedder)
+        if previous is not None and isinstance(embedder, LazyEmbedder):
+            embedder.assume_dimension(previous.manifest.dimension)
         try:
             return _build(config, embedder, progress, previous)
         finally:

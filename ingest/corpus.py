@@ -112,3 +112,57 @@ def assign_doc_ids(files: list[CorpusFile]) -> dict[str, str]:
         ids[f.source] = candidate
         taken.add(candidate)
     return ids
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ ()-]{0,150}")
+
+
+def safe_file_name(filename: str) -> str | None:
+    """The name an uploaded file may take in the corpus folder, or None if unusable.
+
+    Only a plain file name is accepted: no folders, no "..", nothing hidden, and never
+    the manifest itself.
+    """
+    if "/" in filename or "\\" in filename or "\0" in filename:
+        return None
+    if not _SAFE_NAME.fullmatch(filename) or ".." in filename or filename == MANIFEST_NAME:
+        return None
+    return filename
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    # JSON string escapes are valid TOML basic-string escapes.
+    import json
+
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def set_manifest_entry(corpus_dir: Path, source: str, entry: dict[str, object]) -> None:
+    """Add or replace one file's table in corpus.toml, keeping everything else as written."""
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise CorpusError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}")
+    path = corpus_dir / MANIFEST_NAME
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = f"[{_toml_value(source)}]"
+    lines = text.splitlines()
+    kept: list[str] = []
+    skipping = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped == header
+        if not skipping:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    block = [header, *(f"{k} = {_toml_value(v)}" for k, v in entry.items() if v is not None)]
+    new_text = "\n".join([*kept, "", *block]).lstrip("\n") + "\n"
+    tomllib.loads(new_text)  # never write a manifest that does not parse
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    tmp.replace(path)

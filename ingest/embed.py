@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
@@ -117,6 +117,38 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class LazyEmbedder:
+    """Loads the model on first use: an ingest with nothing new to embed never pays for it."""
+
+    def __init__(self, name: str, factory: Callable[[], Embedder]) -> None:
+        self._name = name
+        self._factory = factory
+        self._loaded: Embedder | None = None
+        self._dimension: int | None = None
+
+    def assume_dimension(self, dimension: int) -> None:
+        """Known from an index built with this model; spares loading it just to ask."""
+        self._dimension = dimension
+
+    def _model(self) -> Embedder:
+        if self._loaded is None:
+            self._loaded = self._factory()
+        return self._loaded
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        if self._loaded is None and self._dimension is not None:
+            return self._dimension
+        return self._model().dimension
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        return self._model().encode(texts, batch_size=batch_size)
 
 
 def make_embedder(model: str, model_path: Path | None = None) -> Embedder:

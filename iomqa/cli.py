@@ -55,7 +55,7 @@ def ingest(
     only) and publish the new generation atomically."""
     from index.build import BuildConfig, build_index
     from index.generations import current_version
-    from ingest.embed import make_embedder
+    from ingest.embed import LazyEmbedder, make_embedder
 
     settings = _settings(corpus_dir, index_dir)
     if if_missing and current_version(settings.index_dir):
@@ -63,7 +63,9 @@ def ingest(
         return
     config = BuildConfig.from_settings(settings, rebuild=rebuild)
     try:
-        embedder = make_embedder(settings.model, settings.model_path)
+        embedder = LazyEmbedder(
+            settings.model, lambda: make_embedder(settings.model, settings.model_path)
+        )
         with Progress(
             TextColumn("{task.description:>6}"),
             BarColumn(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.embed import DEFAULT_MODEL_NAME
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     target_chars: int = Field(700, ge=100, le=4000)
     min_chars: int = Field(200, ge=0, le=4000)
     keep_generations: int = Field(3, ge=1, le=100)
+    reload_interval: float = Field(
+        2.0, ge=0, le=3600, description="Seconds between checks for a new generation; 0: never"
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /admin/*; the admin endpoints are off without it"
+    )
+    max_upload_mb: float = Field(50, gt=0, le=2048, description="Largest accepted upload")
 
 
 @lru_cache

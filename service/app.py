@@ -15,10 +15,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from index.searcher import Searcher
-from iomqa.errors import IndexCorrupt, IndexNotFound
 from iomqa.records import DocumentInfo, Filters, Hit, Passage
 from iomqa.settings import Settings, get_settings
+from service.admin import router as admin_router
 from service.citations import cite
+from service.jobs import JobManager
+from service.reload import SearcherHolder, Watcher
 from service.schemas import (
     ALLOWED,
     DEFAULT_TOP_K,
@@ -42,17 +44,6 @@ from service.schemas import (
 log = logging.getLogger(__name__)
 
 NO_INDEX = "no index is loaded: build one with `iomqa ingest` (or start with `make serve`)"
-
-
-def _load(settings: Settings) -> tuple[Searcher | None, str | None]:
-    try:
-        return Searcher.open_current(settings.index_dir, settings.model_path), None
-    except IndexNotFound as exc:
-        log.error("%s", exc)
-        return None, str(exc)
-    except IndexCorrupt as exc:
-        log.error("refusing index: %s", exc)
-        return None, f"index refused: {exc}"
 
 
 def _validation_message(errors: list[Any]) -> str:
@@ -143,10 +134,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.searcher, app.state.load_error = _load(settings)
+        holder = SearcherHolder(settings.index_dir, settings.model_path)
+        holder.reload()
+        watcher = Watcher(holder, settings.reload_interval)
+        watcher.start()
+        app.state.settings = settings
+        app.state.holder = holder
+        app.state.jobs = JobManager(settings, holder)
         yield
-        if app.state.searcher is not None:
-            app.state.searcher.close()
+        watcher.stop()
+        app.state.jobs.shutdown()
 
     app = FastAPI(
         title="iomqa",
@@ -164,9 +161,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     def searcher(request: Request) -> Searcher:
-        loaded: Searcher | None = request.app.state.searcher
+        """The searcher this request uses throughout, even if a reload happens meanwhile."""
+        holder: SearcherHolder = request.app.state.holder
+        loaded: Searcher | None = holder.current
         if loaded is None:
-            raise HTTPException(503, detail=request.app.state.load_error or NO_INDEX)
+            raise HTTPException(503, detail=holder.error or NO_INDEX)
         return loaded
 
     def ask(request: Request, body: AskRequest) -> AskResponse:
@@ -284,12 +283,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", response_model=Health, responses=errors_503, tags=["service"])
     def health(request: Request) -> Any:
-        s: Searcher | None = request.app.state.searcher
+        holder: SearcherHolder = request.app.state.holder
+        s = holder.current
         if s is None:
             return JSONResponse(
                 status_code=503,
                 content={
-                    "detail": request.app.state.load_error or NO_INDEX,
+                    "detail": holder.error or NO_INDEX,
                     "status": "unavailable",
                     "index_version": None,
                 },
@@ -301,4 +301,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             passages=s.manifest.passages,
         )
 
+    app.include_router(admin_router)
     return app

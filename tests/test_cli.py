@@ -26,8 +26,16 @@ def test_ingest_json_summary_then_ask(tmp_path: Path) -> None:
     done = iomqa("ingest", "--json", env=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert set(summary) >= {"documents", "passages", "embedded", "index_version", "added",
-                            "changed", "removed", "unchanged"}
+    assert set(summary) >= {
+        "documents",
+        "passages",
+        "embedded",
+        "index_version",
+        "added",
+        "changed",
+        "removed",
+        "unchanged",
+    }
     assert summary["added"] == ["alpha.md", "bad.pdf", "beta.txt"]
     rows = {d["source"]: d for d in summary["documents"]}
     assert set(rows["alpha.md"]) == {"doc_id", "source", "status", "reason", "pages", "passages"}

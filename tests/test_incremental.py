@@ -11,7 +11,12 @@ import pytest
 
 from index.build import BuildConfig, build_index, publish_verified
 from index.generations import (
-    CURRENT, GENERATIONS, current_version, ingest_lock, list_versions, new_staging,
+    CURRENT,
+    GENERATIONS,
+    current_version,
+    ingest_lock,
+    list_versions,
+    new_staging,
 )
 from index.searcher import Searcher
 from ingest.embed import HashingEmbedder
@@ -50,8 +55,11 @@ def test_add_change_remove_follow_the_corpus(small_index: Settings) -> None:
     assert top.hits[0].document.doc_id == "gamma"
 
     beta = corpus / "beta.txt"
-    beta.write_text(beta.read_text().replace("Border restrictions disrupted travel.",
-                                             "Border closures stranded seafarers."))
+    beta.write_text(
+        beta.read_text().replace(
+            "Border restrictions disrupted travel.", "Border closures stranded seafarers."
+        )
+    )
     changed = build(small_index)
     assert (changed.added, changed.changed, changed.removed) == ([], ["beta.txt"], [])
     new_beta = ids_of(small_index, "beta")
@@ -134,7 +142,7 @@ def test_damaged_new_generation_is_never_published(small_index: Settings, damage
     target = staging / "passages.sqlite3"
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\0" * len(data))
-    with pytest.raises(IndexCorrupt, match="passages.sqlite3"):
+    with pytest.raises(IndexCorrupt, match=r"passages\.sqlite3"):
         publish_verified(
             small_index.index_dir, staging, "20990101T000000000Z-bad", HashingEmbedder(64)
         )
@@ -144,10 +152,14 @@ def test_damaged_new_generation_is_never_published(small_index: Settings, damage
 
 
 def iomqa(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
-           "IOMQA_INDEX_DIR": str(settings.index_dir)}
-    return subprocess.run([sys.executable, "-m", "iomqa", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
+        "IOMQA_INDEX_DIR": str(settings.index_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "iomqa", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_index_list_verify_and_rollback(small_index: Settings) -> None:
@@ -174,22 +186,35 @@ def test_sigkill_during_ingest_leaves_the_served_index_intact(
     """Kill `iomqa ingest` at several points of a full rebuild; what is served never breaks."""
     import time
 
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
-                        model="hashing-64")
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="hashing-64"
+    )
     shutil.copytree(real_corpus_fake_index.corpus_dir, settings.corpus_dir)
     assert build(settings).published
     served = current_version(settings.index_dir)
-    env = {**os.environ, "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
-           "IOMQA_INDEX_DIR": str(settings.index_dir), "IOMQA_MODEL": "hashing-64"}
+    env = {
+        **os.environ,
+        "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
+        "IOMQA_INDEX_DIR": str(settings.index_dir),
+        "IOMQA_MODEL": "hashing-64",
+    }
     started = time.monotonic()
-    full = subprocess.run([sys.executable, "-m", "iomqa", "ingest", "--rebuild"], env=env,
-                          capture_output=True, timeout=120)
+    full = subprocess.run(
+        [sys.executable, "-m", "iomqa", "ingest", "--rebuild"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert full.returncode == 0
     duration = time.monotonic() - started
     served = current_version(settings.index_dir)
     for fraction in (0.1, 0.3, 0.5, 0.7, 0.85, 0.95):
-        proc = subprocess.Popen([sys.executable, "-m", "iomqa", "ingest", "--rebuild"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iomqa", "ingest", "--rebuild"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(duration * fraction)
         proc.kill()
         proc.wait()

@@ -1,0 +1,107 @@
+"""The searcher the service answers from, swapped for a newer generation while serving.
+
+A request takes `holder.current` once and uses that searcher to the end, so requests in
+flight finish on the generation they started on while new ones see the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from index.generations import GENERATIONS, current_version
+from index.manifest import read_manifest
+from index.searcher import Searcher
+from ingest.embed import Embedder, make_embedder
+from iomqa.errors import IndexCorrupt, IomqaError
+
+log = logging.getLogger(__name__)
+
+
+class SearcherHolder:
+    def __init__(self, index_dir: Path, model_path: Path | None) -> None:
+        self._index_dir = index_dir
+        self._model_path = model_path
+        self._lock = threading.Lock()  # one load at a time; readers never wait for it
+        self.current: Searcher | None = None
+        self.error: str | None = None
+        self.refused: str | None = None  # a version that failed its checks
+        self.loaded_at: float | None = None
+
+    def _embedder_for(self, model: str) -> Embedder:
+        # Reuse the loaded model: loading it again would cost seconds and memory.
+        if self.current is not None and self.current.embedder.name == model:
+            return self.current.embedder
+        return make_embedder(model, self._model_path)
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Load the generation CURRENT names if it is not the one served. True if swapped."""
+        import time
+
+        with self._lock:
+            version = current_version(self._index_dir)
+            if version is None:
+                if self.current is None:
+                    self.error = (
+                        f"no index in {self._index_dir}: build one with `iomqa ingest` "
+                        "(or start with `make serve`)"
+                    )
+                return False
+            if self.current is not None and self.current.version == version:
+                return False
+            if version == self.refused and not force:
+                return False
+            generation = self._index_dir / GENERATIONS / version
+            try:
+                manifest = read_manifest(generation)
+                searcher = Searcher.open(generation, self._embedder_for(manifest.model))
+            except IomqaError as exc:
+                self.refused = version
+                message = f"index {version} refused: {exc}"
+                log.error("%s", message)
+                if self.current is None:
+                    self.error = message
+                return False
+            except Exception as exc:  # a generation that cannot even load is refused, never served
+                self.refused = version
+                log.exception("index %s could not be loaded", version)
+                if self.current is None:
+                    self.error = f"index {version} refused: {exc}"
+                return False
+            previous = self.current.version if self.current else None
+            self.current = searcher  # the swap: one reference assignment
+            self.error = None
+            self.refused = None
+            self.loaded_at = time.time()
+            log.warning("serving index %s (was %s)", version, previous)
+            return True
+
+
+class Watcher:
+    """Checks for a new generation every `interval` seconds in a daemon thread."""
+
+    def __init__(self, holder: SearcherHolder, interval: float) -> None:
+        self._holder = holder
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._holder.reload()
+            except Exception:  # the watcher must outlive any one bad check
+                log.exception("index check failed")
+
+
+__all__ = ["IndexCorrupt", "SearcherHolder", "Watcher"]

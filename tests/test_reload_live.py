@@ -1,0 +1,89 @@
+"""A client keeps asking while a report is added and the running service reloads:
+not one request fails, and the new report is found without a restart."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from iomqa.settings import Settings
+from tests.conftest import build
+from tests.test_uvicorn import free_port
+
+REPORT = "# Epsilon\n\n## 1. Findings\n\nSeasonal orchard workers from Lesotho earned 40% more.\n"
+
+
+def test_zero_failed_requests_across_an_add_and_reload(
+    real_corpus_fake_index: Settings, tmp_path: Path
+) -> None:
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="hashing-64"
+    )
+    shutil.copytree(real_corpus_fake_index.corpus_dir, settings.corpus_dir)
+    assert build(settings).published
+    port = free_port()
+    env = {
+        **os.environ,
+        "IOMQA_INDEX_DIR": str(settings.index_dir),
+        "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
+        "IOMQA_PORT": str(port),
+        "IOMQA_RELOAD_INTERVAL": "0.5",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "iomqa", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = httpx.get(f"{url}/health", timeout=1).json()["index_version"]
+                break
+            except (httpx.TransportError, KeyError):
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        results: list[tuple[int, str]] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            with httpx.Client(base_url=url, timeout=10) as c:
+                while not stop.is_set():
+                    try:
+                        r = c.post("/ask", json={"question": "orchard workers Lesotho"})
+                        results.append((r.status_code, r.json().get("index_version", "")))
+                    except httpx.HTTPError as exc:
+                        results.append((0, repr(exc)))
+
+        workers = [threading.Thread(target=client) for _ in range(2)]
+        for w in workers:
+            w.start()
+        time.sleep(1)
+        (settings.corpus_dir / "epsilon.md").write_text(REPORT)
+        report = build(settings)
+        assert report.added == ["epsilon.md"] and report.published
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{url}/health").json()["index_version"] != report.index_version:
+            assert time.monotonic() < deadline, "service did not reload"
+            time.sleep(0.1)
+        time.sleep(1)
+        stop.set()
+        for w in workers:
+            w.join(timeout=30)
+        failures = [r for r in results if r[0] != 200]
+        assert not failures, failures[:5]
+        versions = {v for _, v in results}
+        assert versions == {first, report.index_version}
+        assert len(results) > 20
+        answer = httpx.post(f"{url}/ask", json={"question": "orchard workers Lesotho"}).json()
+        assert answer["passages"][0]["citation"]["doc_id"] == "epsilon"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
