@@ -17,6 +17,7 @@ from index.highlight import best_sentences, matched_terms
 from index.keyword import KEYWORD_DIR, KeywordIndex, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
+from ingest.chunk import sentence_spans
 from ingest.embed import Embedder, make_embedder
 from iomqa.errors import IndexCorrupt
 from iomqa.records import (
@@ -241,7 +242,20 @@ class Searcher:
         idf = self._keyword.idf(terms)
         top_terms = {t for h in hits[:3] for t in tokenize(h.passage.text)}
         absent = [w for w, t in zip(idf, terms, strict=True) if t not in top_terms]
+        focus = 0.0
+        for hit in hits[:3]:
+            text = hit.passage.text
+            for start, end in sentence_spans(text, 0, len(text)):
+                words_here = set(tokenize(text[start:end]))
+                focus = max(focus, coverage(idf, [t in words_here for t in terms]))
+        top_bm25 = {row for row, _ in bm25_hits[:5]}
+        top_dense = {row for row, _ in dense_hits[:5]}
         return Signals(
+            focus=focus,
+            agreement=len(top_bm25 & top_dense) / 5,
+            margin=dense_hits[0][1] - dense_hits[min(4, len(dense_hits) - 1)][1]
+            if dense_hits
+            else 0.0,
             missing=max(absent, default=0.0) / self._keyword.max_idf,
             dense=dense_hits[0][1] if dense_hits else 0.0,
             sentence=sentence_hits[0][1] if sentence_hits else 0.0,

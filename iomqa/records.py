@@ -169,6 +169,9 @@ class Signals:
     bm25: float  # best BM25 score divided by the query's total idf
     coverage: float  # idf-weighted share of query terms found in the top passages
     missing: float  # rarest query term absent from the top passages: its idf / the largest idf
+    agreement: float  # share of the top 5 passages that keyword and dense search agree on
+    margin: float  # how far the best dense score stands above the fifth
+    focus: float  # idf-weighted share of query terms found together in one sentence
 
 
 @dataclass(frozen=True)

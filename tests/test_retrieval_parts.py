@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from index.confidence import Calibration, coverage, fit
+from index.confidence import FEATURES, Calibration, coverage, fit
 from index.dedup import group, near_duplicate, shingles
 from index.highlight import best_sentences, matched_terms
 from index.keyword import KeywordIndex, query_tokens, tokenize
@@ -76,7 +76,8 @@ def test_coverage_weights_terms_by_idf() -> None:
 
 
 def signals(value: float) -> Signals:
-    return Signals(dense=value, sentence=value, bm25=value, coverage=value, missing=1 - value)
+    return Signals(dense=value, sentence=value, bm25=value, coverage=value, missing=1 - value,
+                   agreement=value, margin=value / 10, focus=value)
 
 
 def test_fitted_confidence_separates_and_stays_a_probability() -> None:
@@ -91,8 +92,8 @@ def test_fitted_confidence_separates_and_stays_a_probability() -> None:
 
 
 def test_calibration_is_a_logistic_function_of_the_signals() -> None:
-    model = Calibration(
-        {"dense": 1.0, "sentence": 0.0, "bm25": 0.0, "coverage": 0.0, "missing": 0.0}, -0.5
-    )
+    weights = dict.fromkeys(FEATURES, 0.0)
+    weights["dense"] = 1.0
+    model = Calibration(weights, -0.5)
     assert model.confidence(signals(0.5)) == pytest.approx(0.5)
     assert model.confidence(signals(1.5)) == pytest.approx(1 / (1 + math.exp(-1)))
