@@ -22,6 +22,7 @@ from index.searcher import Searcher
 from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import assign_doc_ids, scan
 from ingest.embed import Embedder
+from ingest.pdf import PdfLimits
 from ingest.pipeline import Processed, process
 from iomqa.errors import DocumentError, IomqaError
 from iomqa.records import Document, Passage
@@ -62,6 +63,7 @@ class BuildConfig:
     chunking: ChunkParams = field(default_factory=ChunkParams)
     batch_size: int = 32
     keep_generations: int = 3
+    pdf: PdfLimits = field(default_factory=PdfLimits)
 
 
 def _version(manifest_seed: str, now: datetime) -> str:
@@ -98,7 +100,9 @@ def build_index(
         progress("parse", i, len(files))
         doc_id = doc_ids[file.source]
         try:
-            processed: Processed = process(file, doc_id, config.chunking)
+            processed: Processed = process(
+                file, doc_id, config.chunking, config.pdf, lambda n, t: progress("pages", n, t)
+            )
         except DocumentError as exc:
             log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
             report.documents.append(

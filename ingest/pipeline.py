@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ingest.chunk import ChunkParams, chunk_document
 from ingest.corpus import CorpusFile
 from ingest.load import load
+from ingest.pdf import PageProgress, PdfLimits
 from ingest.sections import assemble
 from iomqa.errors import DocumentError
 from iomqa.records import Document, LoadedDocument, Passage
@@ -33,8 +34,14 @@ def to_document(loaded: LoadedDocument) -> Document:
     )
 
 
-def process(file: CorpusFile, doc_id: str, params: ChunkParams) -> Processed:
-    loaded = load(file, doc_id)
+def process(
+    file: CorpusFile,
+    doc_id: str,
+    params: ChunkParams,
+    limits: PdfLimits | None = None,
+    on_pages: PageProgress | None = None,
+) -> Processed:
+    loaded = load(file, doc_id, limits, on_pages)
     document = to_document(loaded)
     passages = chunk_document(document, params)
     if not passages:

@@ -50,6 +50,7 @@ def ingest(
     from index.generations import current_version
     from ingest.chunk import ChunkParams
     from ingest.embed import make_embedder
+    from ingest.pdf import PdfLimits
 
     settings = _settings(corpus_dir, index_dir)
     if if_missing and current_version(settings.index_dir):
@@ -61,6 +62,7 @@ def ingest(
         chunking=ChunkParams(settings.max_chars, settings.target_chars, settings.min_chars),
         batch_size=settings.embed_batch_size,
         keep_generations=settings.keep_generations,
+        pdf=PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_max_pages),
     )
     try:
         embedder = make_embedder(settings.model, settings.model_path)

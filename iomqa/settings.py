@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     target_chars: int = Field(700, ge=100, le=4000)
     min_chars: int = Field(200, ge=0, le=4000)
     keep_generations: int = Field(3, ge=1, le=100)
+    pdf_timeout_s: float = Field(
+        120.0, gt=0, description="Wall-clock limit for parsing one PDF; beyond it: timeout"
+    )
+    pdf_memory_mb: int = Field(
+        1024, ge=64, description="Address-space cap of the process parsing one PDF, in MB"
+    )
+    pdf_max_pages: int = Field(10_000, ge=1, description="PDFs with more pages: too_large")
 
 
 @lru_cache
