@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ingest.chunk import ChunkParams, chunk_document
 from ingest.corpus import CorpusFile
+from ingest.furniture import strip_furniture
 from ingest.load import load
 from ingest.pdf import PageProgress, PdfLimits
 from ingest.sections import assemble
@@ -21,7 +22,9 @@ class Processed:
 
 
 def to_document(loaded: LoadedDocument) -> Document:
-    text, spans, headings = assemble(loaded.pages, markdown=loaded.kind != "pdf")
+    pdf = loaded.kind == "pdf"
+    pages = strip_furniture(loaded.pages) if pdf else loaded.pages
+    text, spans, headings = assemble(pages, markdown=not pdf)
     return Document(
         doc_id=loaded.doc_id,
         source=loaded.source,
