@@ -34,6 +34,7 @@ from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
 from ingest.embed import Embedder, LazyEmbedder, Vectors
 from ingest.load import sha256_file
+from ingest.pdf import PdfLimits
 from ingest.pipeline import process
 from iomqa.errors import DocumentError, IomqaError
 from iomqa.records import Document, Passage
@@ -42,6 +43,10 @@ from iomqa.settings import Settings
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# Failures that depend on limits or installed packages rather than on the file itself:
+# tried again on every ingest instead of being carried forward.
+RETRY_STATUSES = frozenset({"timeout", "too_large", "missing_dependency"})
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -79,6 +84,7 @@ class BuildConfig:
     chunking: ChunkParams = field(default_factory=ChunkParams)
     batch_size: int = 32
     keep_generations: int = 3
+    pdf: PdfLimits = field(default_factory=PdfLimits)
     rebuild: bool = False  # ignore the served generation and parse everything again
 
     @classmethod
@@ -90,6 +96,7 @@ class BuildConfig:
             batch_size=settings.embed_batch_size,
             keep_generations=settings.keep_generations,
             rebuild=rebuild,
+            pdf=PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_max_pages),
         )
 
 
@@ -206,7 +213,11 @@ def _build(
             if previous and file.source in report.unchanged and file.source in old_ok
             else None
         )
-        if file.source in report.unchanged and file.source in old_failed:
+        if (
+            file.source in report.unchanged
+            and file.source in old_failed
+            and old_failed[file.source]["status"] not in RETRY_STATUSES
+        ):
             bad = old_failed[file.source]
             failed[file.source] = bad
             report.documents.append(
@@ -218,7 +229,13 @@ def _build(
             pages = len(document.pages)
         else:
             try:
-                processed = process(file, doc_id, config.chunking)
+                processed = process(
+                    file,
+                    doc_id,
+                    config.chunking,
+                    config.pdf,
+                    lambda n, t: progress("pages", n, t),
+                )
             except DocumentError as exc:
                 log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
                 failed[file.source] = {

@@ -50,6 +50,7 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD_WINDOW = 40  # longer than any abbreviation
 _LIST_MARKER = re.compile(r"\s*(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxIVX]{1,4})")
 
 
@@ -76,7 +77,8 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    match = _WORD_BEFORE.search(text, 0, dot)
+    # A bounded look-behind: searching from 0 made sentence splitting quadratic.
+    match = _WORD_BEFORE.search(text, max(0, dot - _WORD_WINDOW), dot)
     if match is None:
         return False
     word = match.group(1).rstrip(".").lower()

@@ -1,4 +1,4 @@
-"""Corpus file -> LoadedDocument (raw pages and metadata). The only module that reads documents."""
+"""Corpus file -> LoadedDocument (raw pages and metadata). Reads documents; PDFs via ingest.pdf."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.corpus import SUPPORTED_SUFFIXES, CorpusFile
+from ingest.pdf import PageProgress, PdfLimits, read_pdf
 from iomqa.errors import DocumentError
 from iomqa.records import LoadedDocument, Metadata, RawPage
 
@@ -26,7 +27,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load(file: CorpusFile, doc_id: str) -> LoadedDocument:
+def load(
+    file: CorpusFile,
+    doc_id: str,
+    limits: PdfLimits | None = None,
+    on_pages: PageProgress | None = None,
+) -> LoadedDocument:
     kind = SUPPORTED_SUFFIXES.get(file.path.suffix.lower())
     if kind is None:
         allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -36,12 +42,27 @@ def load(file: CorpusFile, doc_id: str) -> LoadedDocument:
     content_hash = sha256_file(file.path)
     info: dict[str, Any] = {}
     if kind == "pdf":
-        pages, info = _load_pdf(file.path, file.entry.password)
+        pdf = read_pdf(file.path, file.entry.password, limits or PdfLimits(), on_pages)
+        pages, info = pdf.pages, dict(pdf.info)
     else:
         pages = (_load_text(file.path),)
     if not any(page.text.strip() for page in pages):
-        what = "no text layer on any page (a scan without OCR?)" if kind == "pdf" else "no text"
+        what = (
+            "no text layer on any page (a scan without OCR?): run OCR on it first"
+            if kind == "pdf"
+            else "no text"
+        )
         raise DocumentError("no_text", what)
+    empty = [page.number for page in pages if page.number and not page.text.strip()]
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (", …" if len(empty) > 10 else "")
+        log.info(
+            "%s: %d of %d pages without text, skipped (p. %s)",
+            file.source,
+            len(empty),
+            len(pages),
+            shown,
+        )
     metadata = _metadata(file, info, pages)
     return LoadedDocument(doc_id, file.source, content_hash, kind, metadata, pages)
 
@@ -52,64 +73,6 @@ def _load_text(path: Path) -> RawPage:
     except UnicodeDecodeError as exc:
         raise DocumentError("unsupported", f"not UTF-8 text (byte {exc.start})") from exc
     return RawPage(None, None, text)
-
-
-def _load_pdf(path: Path, password: str | None) -> tuple[tuple[RawPage, ...], dict[str, Any]]:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, EmptyFileError, FileNotDecryptedError, PyPdfError
-
-    with path.open("rb") as handle:
-        head = handle.read(1024)
-    if not head:
-        raise DocumentError("corrupt", "empty file (0 bytes)")
-    if b"%PDF-" not in head:
-        raise DocumentError("corrupt", f"not a PDF: file starts with {head[:16]!r}")
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(password or ""):
-            hint = "wrong password in corpus.toml" if password else "set `password` in corpus.toml"
-            raise DocumentError("encrypted", f"encrypted PDF: {hint}")
-        labels = _page_labels(reader)
-        pages = tuple(
-            RawPage(i + 1, labels[i] if i < len(labels) else str(i + 1), page.extract_text() or "")
-            for i, page in enumerate(reader.pages)
-        )
-        info = _pdf_info(reader)
-    except DocumentError:
-        raise
-    except DependencyError as exc:
-        raise DocumentError("missing_dependency", f"pypdf needs an extra package: {exc}") from exc
-    except FileNotDecryptedError as exc:
-        raise DocumentError("encrypted", f"encrypted PDF: {exc}") from exc
-    except EmptyFileError as exc:
-        raise DocumentError("corrupt", "empty file (0 bytes)") from exc
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise DocumentError("corrupt", f"unreadable PDF: {type(exc).__name__}: {exc}") from exc
-    return pages, info
-
-
-def _page_labels(reader: Any) -> list[str]:
-    try:
-        return list(reader.page_labels)
-    except Exception as exc:  # labels are a nicety; a broken /PageLabels tree must not fail ingest
-        log.warning("page labels unreadable, using page numbers: %s", exc)
-        return []
-
-
-def _pdf_info(reader: Any) -> dict[str, Any]:
-    try:
-        meta = reader.metadata
-    except Exception as exc:  # unreadable metadata is common in damaged files
-        log.warning("PDF metadata unreadable: %s", exc)
-        return {}
-    if not meta:
-        return {}
-    info: dict[str, Any] = {}
-    for key, name in (("/Title", "title"), ("/Author", "author"), ("/CreationDate", "date")):
-        value = meta.get(key)
-        if value:
-            info[name] = str(value).strip()
-    return info
 
 
 def _metadata(file: CorpusFile, info: dict[str, Any], pages: tuple[RawPage, ...]) -> Metadata:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ingest.chunk import ChunkParams, chunk_document
 from ingest.corpus import CorpusFile
+from ingest.furniture import strip_furniture
 from ingest.load import load
+from ingest.pdf import PageProgress, PdfLimits
 from ingest.sections import assemble
 from iomqa.errors import DocumentError
 from iomqa.records import Document, LoadedDocument, Passage
@@ -20,7 +22,9 @@ class Processed:
 
 
 def to_document(loaded: LoadedDocument) -> Document:
-    text, spans, headings = assemble(loaded.pages, markdown=loaded.kind != "pdf")
+    pdf = loaded.kind == "pdf"
+    pages = strip_furniture(loaded.pages) if pdf else loaded.pages
+    text, spans, headings = assemble(pages, markdown=not pdf)
     return Document(
         doc_id=loaded.doc_id,
         source=loaded.source,
@@ -33,8 +37,14 @@ def to_document(loaded: LoadedDocument) -> Document:
     )
 
 
-def process(file: CorpusFile, doc_id: str, params: ChunkParams) -> Processed:
-    loaded = load(file, doc_id)
+def process(
+    file: CorpusFile,
+    doc_id: str,
+    params: ChunkParams,
+    limits: PdfLimits | None = None,
+    on_pages: PageProgress | None = None,
+) -> Processed:
+    loaded = load(file, doc_id, limits, on_pages)
     document = to_document(loaded)
     passages = chunk_document(document, params)
     if not passages:

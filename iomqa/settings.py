@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         None, description="Bearer token for /admin/*; the admin endpoints are off without it"
     )
     max_upload_mb: float = Field(50, gt=0, le=2048, description="Largest accepted upload")
+    pdf_timeout_s: float = Field(
+        120.0, gt=0, description="Wall-clock limit for parsing one PDF; beyond it: timeout"
+    )
+    pdf_memory_mb: int = Field(
+        1024, ge=64, description="Address-space cap of the process parsing one PDF, in MB"
+    )
+    pdf_max_pages: int = Field(10_000, ge=1, description="PDFs with more pages: too_large")
 
 
 @lru_cache

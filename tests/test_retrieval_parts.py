@@ -76,8 +76,16 @@ def test_coverage_weights_terms_by_idf() -> None:
 
 
 def signals(value: float) -> Signals:
-    return Signals(dense=value, sentence=value, bm25=value, coverage=value, missing=1 - value,
-                   agreement=value, margin=value / 10, focus=value)
+    return Signals(
+        dense=value,
+        sentence=value,
+        bm25=value,
+        coverage=value,
+        missing=1 - value,
+        agreement=value,
+        margin=value / 10,
+        focus=value,
+    )
 
 
 def test_fitted_confidence_separates_and_stays_a_probability() -> None:
