@@ -41,6 +41,8 @@ from service.schemas import (
     PassageOut,
     WhyOut,
 )
+from service.web import router as web_router
+from service.web import static_files
 
 log = logging.getLogger(__name__)
 
@@ -348,4 +350,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(admin_router)
+    app.include_router(web_router)
+    app.mount("/static", static_files, name="static")
     return app
