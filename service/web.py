@@ -24,6 +24,15 @@ static_files = StaticFiles(directory=HERE / "static")
 
 router = APIRouter(include_in_schema=False)
 
+# Citation formats as the passage page lists them: the readable ones first.
+LABELS = {
+    "apa": "APA",
+    "chicago": "Chicago",
+    "bibtex": "BibTeX",
+    "ris": "RIS",
+    "csl-json": "CSL-JSON",
+}
+
 
 def _searcher(request: Request) -> Searcher | None:
     holder: SearcherHolder = request.app.state.holder
@@ -40,9 +49,9 @@ def _error(request: Request, status: int, title: str, message: str) -> HTMLRespo
 
 
 @router.get("/", response_class=HTMLResponse, name="search_page")
-def search_page(request: Request) -> HTMLResponse:
+def search_page(request: Request, q: str = "") -> HTMLResponse:
     """The search page; `/?q=...` (with optional filters) runs the search on load."""
-    return templates.TemplateResponse(request, "search.html", {"formats": FORMATS})
+    return templates.TemplateResponse(request, "search.html", {"formats": LABELS, "q": q})
 
 
 @router.get("/p/{passage_id}", response_class=HTMLResponse, name="passage_page")
@@ -74,7 +83,7 @@ def passage_page(request: Request, passage_id: str) -> HTMLResponse:
             "before": before,
             "after": after,
             "citations": citations,
-            "formats": FORMATS,
+            "formats": list(LABELS.items()),
             "permalink": str(request.url_for("passage_page", passage_id=passage.passage_id)),
             "index_version": s.version,
         },

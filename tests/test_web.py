@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from iomqa.settings import Settings
 from service.app import create_app
+from service.export import FORMATS
+from service.web import LABELS
 from tests.test_uvicorn import free_port
 
 pytestmark = pytest.mark.browser
@@ -254,10 +256,13 @@ def test_keyboard_narrow_screen_and_escaping(page: Page) -> None:
 
 
 def test_pages_are_served_without_a_browser_too(real_corpus_fake_index: Settings) -> None:
+    assert sorted(LABELS) == sorted(FORMATS)
     with TestClient(create_app(real_corpus_fake_index)) as client:
         r = client.get("/")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert '<label for="q"' in r.text
+        r = client.get("/", params={"q": '"><script>alert(1)</script>'})
+        assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in r.text
         assert client.get("/static/search.js").status_code == 200
         r = client.get("/p/<script>")
         assert r.status_code == 404 and "<script>" not in r.text
