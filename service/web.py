@@ -39,6 +39,28 @@ def _searcher(request: Request) -> Searcher | None:
     return holder.current
 
 
+def marked(text: str, spans: str) -> list[tuple[str, bool]]:
+    """Split `text` into (segment, highlighted) pieces from "start-end,start-end" offsets;
+    malformed, overlapping or out-of-range spans are ignored."""
+    ranges: list[tuple[int, int]] = []
+    for part in spans.split(",")[:10]:
+        first, sep, last = part.partition("-")
+        if sep and first.isdigit() and last.isdigit() and int(first) < int(last) <= len(text):
+            ranges.append((int(first), int(last)))
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in sorted(ranges):
+        if start < at:
+            continue
+        if start > at:
+            pieces.append((text[at:start], False))
+        pieces.append((text[start:end], True))
+        at = end
+    if at < len(text) or not pieces:
+        pieces.append((text[at:], False))
+    return pieces
+
+
 def _error(request: Request, status: int, title: str, message: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
@@ -55,8 +77,9 @@ def search_page(request: Request, q: str = "") -> HTMLResponse:
 
 
 @router.get("/p/{passage_id}", response_class=HTMLResponse, name="passage_page")
-def passage_page(request: Request, passage_id: str) -> HTMLResponse:
-    """One passage between its neighbours, with its citation and permalink."""
+def passage_page(request: Request, passage_id: str, h: str = "") -> HTMLResponse:
+    """One passage between its neighbours, with its citation and permalink; `h` marks the
+    sentences a search highlighted (offsets within the passage: `?h=0-120,240-310`)."""
     s = _searcher(request)
     if s is None:
         return _error(request, 503, "Search is not available", "No index is loaded yet.")
@@ -78,6 +101,7 @@ def passage_page(request: Request, passage_id: str) -> HTMLResponse:
         "passage.html",
         {
             "passage": passage,
+            "pieces": marked(passage.text, h),
             "document": document,
             "section": section_text(passage.section),
             "before": before,

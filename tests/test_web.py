@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import bibtexparser
 import httpx
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 from iomqa.settings import Settings
 from service.app import create_app
 from service.export import FORMATS
-from service.web import LABELS
+from service.web import LABELS, marked
 from tests.test_uvicorn import free_port
 
 pytestmark = pytest.mark.browser
@@ -146,8 +147,11 @@ def test_a_linked_search_runs_and_its_permalink_opens_the_passage_in_context(
     title = first.locator("h3").inner_text()
     first.get_by_role("link", name="Open in context").click()
     page.wait_for_url("**/p/*")
-    passage_id = page.url.rsplit("/", 1)[1]
+    passage_id = urlsplit(page.url).path.rsplit("/", 1)[1]
     detail = httpx.get(f"{server}/passages/{passage_id}").json()
+    # The sentences the search highlighted stay highlighted in context.
+    marks = page.locator("#passage mark").all_inner_texts()
+    assert marks and all(m in detail["text"] for m in marks)
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     assert page.locator("#passage").inner_text().split() == detail["text"].split()
     expect(page.get_by_label("Permalink")).to_have_value(f"{server}/p/{passage_id}")
@@ -210,7 +214,9 @@ def test_copy_citation_puts_a_parseable_citation_on_the_clipboard(page: Page) ->
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == chicago.inner_text() and "International Organization for Migration" in copied
     page.get_by_role("button", name="Copy link").click()
-    assert page.evaluate("navigator.clipboard.readText()") == page.url
+    permalink = page.get_by_label("Permalink").input_value()
+    assert page.evaluate("navigator.clipboard.readText()") == permalink
+    assert permalink == page.url.split("?")[0]
 
 
 def test_no_confident_evidence_is_said_plainly(page: Page) -> None:
@@ -267,3 +273,10 @@ def test_pages_are_served_without_a_browser_too(real_corpus_fake_index: Settings
         r = client.get("/p/<script>")
         assert r.status_code == 404 and "<script>" not in r.text
         assert not {"/", "/p/{passage_id}"} & set(client.get("/openapi.json").json()["paths"])
+
+
+def test_marked_splits_text_at_valid_highlight_spans() -> None:
+    assert marked("abcdef", "1-3,4-6") == [("a", False), ("bc", True), ("d", False), ("ef", True)]
+    assert marked("abcdef", "") == [("abcdef", False)]
+    assert marked("abcdef", "2-9,x-1,3-2,0-2,1-4") == [("ab", True), ("cdef", False)]
+    assert marked("", "") == [("", False)]

@@ -152,6 +152,11 @@
         el("dd", {}, p.matched_terms.length ? p.matched_terms.join(", ") : "none")));
   }
 
+  function contextLink(p) {
+    const spans = p.highlights.map((h) => `${h.start}-${h.end}`).join(",");
+    return `/p/${encodeURIComponent(p.passage_id)}` + (spans ? `?h=${spans}` : "");
+  }
+
   function result(p) {
     const c = p.citation;
     const id = `r${p.rank}`;
@@ -164,7 +169,7 @@
     return el("li", { className: "result", id },
       el("article", { "aria-labelledby": `${id}-title` },
         el("h3", { id: `${id}-title`, className: "result-title" },
-          el("a", { href: `/p/${encodeURIComponent(p.passage_id)}` }, c.title)),
+          el("a", { href: contextLink(p) }, c.title)),
         el("p", { className: "meta" }, meta),
         el("blockquote", { className: "passage", cite: `/p/${p.passage_id}` },
           el("p", {}, highlighted(p.text, p.highlights))),
@@ -173,7 +178,7 @@
         el("div", { className: "actions" },
           el("button", { type: "button", className: "copy-cite",
             dataset: { passage: p.passage_id } }, "Copy citation"),
-          el("a", { href: `/p/${encodeURIComponent(p.passage_id)}` }, "Open in context")),
+          el("a", { href: contextLink(p) }, "Open in context")),
         whyList(p)));
   }
 
