@@ -9,9 +9,14 @@ TORCH  := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup serve test lint index clean
+.PHONY: setup chromium serve test lint index clean
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# Headless Chromium for the browser tests, from Debian's packages (CI runs as root).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

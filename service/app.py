@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from index.searcher import Searcher
@@ -19,6 +19,7 @@ from iomqa.records import DocumentInfo, Filters, Hit, Passage
 from iomqa.settings import Settings, get_settings
 from service.admin import router as admin_router
 from service.citations import cite
+from service.export import EXTENSIONS, MEDIA_TYPES, Format, Locator, export
 from service.jobs import JobManager
 from service.reload import SearcherHolder, Watcher
 from service.schemas import (
@@ -40,6 +41,8 @@ from service.schemas import (
     PassageOut,
     WhyOut,
 )
+from service.web import router as web_router
+from service.web import static_files
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +284,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         text = s.document_text(document.doc_id) or ""
         return PlainTextResponse(text, headers={"X-Index-Version": s.version})
 
+    def _cite_response(fmt: str, name: str, text: str, version: str) -> Response:
+        return Response(
+            text,
+            media_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8",
+            headers={
+                "Content-Disposition": f'inline; filename="{name}.{EXTENSIONS[fmt]}"',
+                "X-Index-Version": version,
+            },
+        )
+
+    format_query = Query("bibtex", description=ALLOWED["format"])
+    cite_responses: dict[int | str, dict[str, Any]] = {
+        200: {"content": {MEDIA_TYPES[f]: {} for f in MEDIA_TYPES}},
+        **errors_404,
+    }
+
+    @app.get(
+        "/documents/{doc_id}/cite",
+        response_class=Response,
+        responses=cite_responses,
+        tags=["documents"],
+    )
+    def cite_document(request: Request, doc_id: str, format: Format = format_query) -> Response:
+        """The document's citation as BibTeX, RIS, CSL-JSON, APA or Chicago."""
+        s, document = _document(request, doc_id)
+        text = export(format, document.doc_id, document.metadata)
+        return _cite_response(format, document.doc_id, text, s.version)
+
+    @app.get(
+        "/passages/{passage_id}/cite",
+        response_class=Response,
+        responses=cite_responses,
+        tags=["passages"],
+    )
+    def cite_passage(request: Request, passage_id: str, format: Format = format_query) -> Response:
+        """The passage's citation, with its page (PDF sources) or section as locator."""
+        s = searcher(request)
+        passage = s.passage(passage_id)
+        document = s.document(passage.doc_id) if passage else None
+        if passage is None or document is None:
+            raise HTTPException(404, detail=f"no passage {passage_id!r} in index {s.version}")
+        where = Locator(passage.page, passage.page_label, passage.section)
+        text = export(format, document.doc_id, document.metadata, where)
+        return _cite_response(format, passage_id, text, s.version)
+
     @app.get("/health", response_model=Health, responses=errors_503, tags=["service"])
     def health(request: Request) -> Any:
         holder: SearcherHolder = request.app.state.holder
@@ -302,4 +350,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(admin_router)
+    app.include_router(web_router)
+    app.mount("/static", static_files, name="static")
     return app

@@ -14,6 +14,7 @@ ALLOWED = {
     "q": f"a string of 1–{MAX_QUESTION_CHARS} characters with some non-blank text",
     "top_k": f"an integer from 1 to {MAX_TOP_K} (default {DEFAULT_TOP_K})",
     "k": f"an integer from 1 to {MAX_TOP_K} (default {DEFAULT_TOP_K})",
+    "format": "one of bibtex, ris, csl-json, apa, chicago (default bibtex)",
 }
 
 

@@ -79,3 +79,16 @@ def test_every_pdf_passage_cites_an_existing_page(pdf_index: Settings) -> None:
         body = client.get("/ask", params={"q": "chapter migrants", "k": 50}).json()
     pages = {p["citation"]["page"] for p in body["passages"]}
     assert pages <= {1, 2, 3, 4} and len(pages) == 4
+
+
+def test_passage_page_and_citations_give_the_pdf_page(pdf_index: Settings) -> None:
+    with TestClient(create_app(pdf_index)) as client:
+        top = client.get("/ask", params={"q": "zanzibar clove cooperative", "k": 1}).json()
+        pid = top["passages"][0]["passage_id"]
+        page = client.get(f"/p/{pid}")
+        assert page.status_code == 200
+        assert '<dd id="page">1 (page 3 of the PDF)</dd>' in page.text
+        assert "\n  pages = {1}\n" in client.get(f"/passages/{pid}/cite?format=bibtex").text
+        assert "SP  - 1\n" in client.get(f"/passages/{pid}/cite?format=ris").text
+        apa = client.get(f"/passages/{pid}/cite?format=apa").text
+        assert apa.endswith("\n(Test Organisation, n.d., p. 1)\n")
