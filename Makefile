@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup chromium serve test lint index clean
 
-setup: $(STAMP) chromium
+setup: $(STAMP)
 
 # Headless Chromium for the browser tests, from Debian's packages (CI runs as root).
 chromium:
@@ -31,7 +31,7 @@ index: setup
 serve: index
 	$(BIN)/iomqa serve
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
 
 lint: setup
