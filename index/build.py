@@ -11,9 +11,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from index import dense, store
 from index.embedcache import CACHE_NAME, EmbeddingCache
@@ -28,7 +29,7 @@ from index.generations import (
     publish,
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex
-from index.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_path
+from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.searcher import Searcher
 from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
@@ -75,6 +76,21 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON form `iomqa ingest --json` prints and ingest jobs report."""
+        return {
+            "documents": [asdict(d) for d in self.documents],
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "index_version": self.index_version,
+            "published": self.published,
+            "up_to_date": self.up_to_date,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+        }
 
 
 @dataclass(frozen=True)
@@ -354,7 +370,7 @@ def _write_generation(
     dense.save(dense.build(unit_vectors), staging / dense.UNITS_NAME)
     KeywordIndex.build(texts).save(staging / KEYWORD_DIR)
     files = {
-        path.relative_to(staging).as_posix(): sha256_path(path)
+        path.relative_to(staging).as_posix(): sha256_file(path)
         for path in sorted(staging.rglob("*"))
         if path.is_file()
     }

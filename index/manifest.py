@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.load import sha256_file
 from iomqa.errors import IndexCorrupt
 
 SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
-
-
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -72,7 +64,7 @@ def verify_files(generation: Path, manifest: Manifest) -> None:
         path = generation / name
         if not path.is_file():
             raise IndexCorrupt(f"{generation.name}: {name} is missing")
-        actual = sha256_path(path)
+        actual = sha256_file(path)
         if actual != expected:
             raise IndexCorrupt(
                 f"{generation.name}: {name} checksum {actual[:12]}… does not match the "

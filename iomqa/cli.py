@@ -85,18 +85,7 @@ def ingest(
     except IomqaError as exc:
         raise _fail(exc) from exc
     if as_json:
-        summary = {
-            "documents": [asdict(d) for d in report.documents],
-            "passages": report.passages,
-            "embedded": report.embedded,
-            "index_version": report.index_version,
-            "published": report.published,
-            "added": report.added,
-            "changed": report.changed,
-            "removed": report.removed,
-            "unchanged": report.unchanged,
-        }
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(json.dumps(report.summary(), indent=2, ensure_ascii=False))
     else:
         table = Table("status", "source", "doc_id", "pages", "passages", "reason")
         for d in report.documents:

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from index.build import BuildConfig, BuildReport, build_index
@@ -86,20 +86,7 @@ class JobManager:
 
 
 def job_summary(job: Job) -> dict[str, Any]:
-    report = None
-    if job.report is not None:
-        r = job.report
-        report = {
-            "documents": [asdict(d) for d in r.documents],
-            "passages": r.passages,
-            "embedded": r.embedded,
-            "index_version": r.index_version,
-            "published": r.published,
-            "added": r.added,
-            "changed": r.changed,
-            "removed": r.removed,
-            "unchanged": r.unchanged,
-        }
+    report = job.report.summary() if job.report is not None else None
     return {
         "id": job.id,
         "kind": job.kind,
