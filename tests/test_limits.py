@@ -134,11 +134,14 @@ def test_serve_passes_the_concurrency_limit_to_uvicorn(
     import uvicorn
 
     from iomqa import cli
+    from service import logs
 
     seen: dict[str, Any] = {}
     monkeypatch.setenv("IOMQA_INDEX_DIR", str(small_index.index_dir))
     monkeypatch.setenv("IOMQA_LIMIT_CONCURRENCY", "7")
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(logs, "configure_logging", lambda level: seen.update(level=level))
     cli.get_settings.cache_clear()
     cli.serve(host=None, port=None)
     assert seen["limit_concurrency"] == 7 and seen["access_log"] is False
+    assert seen["log_config"] is None and seen["level"] == "INFO"
