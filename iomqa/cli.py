@@ -126,6 +126,7 @@ def serve(
 
     from index.generations import current_version
     from service.app import create_app
+    from service.logs import configure_logging
 
     settings = _settings()
     if current_version(settings.index_dir) is None:
@@ -134,7 +135,15 @@ def serve(
             "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
         )
         raise typer.Exit(2)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        limit_concurrency=settings.limit_concurrency,
+        log_config=None,  # uvicorn's loggers go to the JSON handler
+        access_log=False,  # the service logs one line per request itself, with its id
+    )
 
 
 @app.command()

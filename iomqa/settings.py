@@ -44,6 +44,23 @@ class Settings(BaseSettings):
         1024, ge=64, description="Address-space cap of the process parsing one PDF, in MB"
     )
     pdf_max_pages: int = Field(10_000, ge=1, description="PDFs with more pages: too_large")
+    max_body_bytes: int = Field(
+        65536, ge=1024, le=1 << 30, description="Largest request body outside /admin/documents"
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="A search running longer answers 503"
+    )
+    limit_concurrency: int | None = Field(
+        64, ge=1, le=100_000, description="Connections and requests at once before uvicorn's 503"
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS; empty: no cross-origin access"
+    )
+    log_level: str = Field("INFO", description="Level of the JSON logs `iomqa serve` writes")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
 @lru_cache

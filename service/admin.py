@@ -15,6 +15,7 @@ from iomqa.errors import CorpusError
 from iomqa.settings import Settings
 from service.jobs import JobManager, job_summary
 from service.reload import SearcherHolder
+from service.schemas import ErrorOut
 
 _CHUNK = 1 << 20
 
@@ -39,10 +40,23 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
         raise HTTPException(403, detail="wrong admin token")
 
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
 
 
-@router.post("/reload")
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: _error("No bearer token"),
+        403: _error("Wrong token"),
+        404: _error("Admin endpoints disabled (no IOMQA_ADMIN_TOKEN), or no such job"),
+    },
+)
+
+
+@router.post("/reload", responses={503: _error("No index could be loaded")})
 def reload(request: Request) -> dict[str, Any]:
     """Load the newest published generation now (the service also checks by itself)."""
     holder: SearcherHolder = request.app.state.holder
@@ -53,7 +67,15 @@ def reload(request: Request) -> dict[str, Any]:
     return {"index_version": current.version, "reloaded": swapped, "refused": holder.refused}
 
 
-@router.post("/documents", status_code=202)
+@router.post(
+    "/documents",
+    status_code=202,
+    responses={
+        409: _error("A file of that name exists; send replace=true"),
+        413: _error("Larger than IOMQA_MAX_UPLOAD_MB"),
+        415: _error("Not a PDF, .txt or .md file"),
+    },
+)
 async def upload_document(
     request: Request,
     file: Annotated[UploadFile, File(description="A PDF, .txt or .md report")],

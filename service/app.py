@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from index.searcher import Searcher
 from iomqa.records import DocumentInfo, Filters, Hit, Passage
@@ -21,12 +29,15 @@ from service.admin import router as admin_router
 from service.citations import cite
 from service.export import EXTENSIONS, MEDIA_TYPES, Format, Locator, export
 from service.jobs import JobManager
+from service.metrics import CONTENT_TYPE, Metrics
+from service.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from service.reload import SearcherHolder, Watcher
 from service.schemas import (
     ALLOWED,
     DEFAULT_TOP_K,
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
+    NOT_BLANK,
     AskRequest,
     AskResponse,
     CitationOut,
@@ -39,6 +50,7 @@ from service.schemas import (
     LocationOut,
     PassageDetail,
     PassageOut,
+    ValidationErrorOut,
     WhyOut,
 )
 from service.web import router as web_router
@@ -47,6 +59,15 @@ from service.web import static_files
 log = logging.getLogger(__name__)
 
 NO_INDEX = "no index is loaded: build one with `iomqa ingest` (or start with `make serve`)"
+SEARCH_THREADS = 4  # searches at once; more wait their turn (within the request deadline)
+UPLOAD_PREFIX = "/admin/documents"
+UPLOAD_OVERHEAD = 1 << 16  # multipart framing and form fields around an upload
+
+
+def _json_ascii(status: int, content: Any) -> Response:
+    """JSON escaped to ASCII: safe for echoed input holding lone surrogates."""
+    body = json.dumps(jsonable_encoder(content), ensure_ascii=True, default=str)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _validation_message(errors: list[Any]) -> str:
@@ -58,6 +79,15 @@ def _validation_message(errors: list[Any]) -> str:
         message = f"{name}: {error.get('msg', 'invalid')}"
         parts.append(f"{message} (allowed: {allowed})" if allowed else message)
     return "; ".join(parts) or "invalid request"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def _citation(hit_document: DocumentInfo, passage: Passage) -> CitationOut:
@@ -144,24 +174,69 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.holder = holder
         app.state.jobs = JobManager(settings, holder)
+        app.state.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         yield
         watcher.stop()
         app.state.jobs.shutdown()
+        # An abandoned (timed-out) search is left to finish on its own.
+        app.state.search_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="iomqa",
         summary="Ranked, cited passages from IOM's International Dialogue on Migration reports.",
         version="0.1.0",
         lifespan=lifespan,
+        responses={422: {"model": ValidationErrorOut, "description": "Invalid request"}},
     )
+    metrics = Metrics(lambda: getattr(app.state, "holder", None))
+    app.state.metrics = metrics
+    # Added innermost first: request ids and metrics see every answer, 413s included.
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Index-Version"],
+        )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=int(settings.max_upload_mb * (1 << 20)) + UPLOAD_OVERHEAD,
+        upload_prefix=UPLOAD_PREFIX,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # A body FastAPI could not even decode (not UTF-8, broken multipart): the same
+            # 422 as any other body that does not fit.
+            return _json_ascii(
+                422,
+                {
+                    "detail": f"body: could not be parsed ({type(exc.__cause__).__name__}) "
+                    "(allowed: a UTF-8 JSON object such as "
+                    '{"question": "...", "top_k": 5})',
+                },
+            )
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; /ask has two.
+            allowed = _allowed_methods(request)
+            return JSONResponse(
+                status_code=405,
+                content={
+                    "detail": f"method {request.method} not allowed here "
+                    f"(allowed: {', '.join(allowed)})"
+                },
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
-        return JSONResponse(
-            status_code=422,
-            content={"detail": _validation_message(errors), "errors": jsonable_encoder(errors)},
-        )
+        return _json_ascii(422, {"detail": _validation_message(errors), "errors": errors})
 
     def searcher(request: Request) -> Searcher:
         """The searcher this request uses throughout, even if a reload happens meanwhile."""
@@ -182,7 +257,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     422, detail=f"filters.doc_ids: unknown {unknown} (allowed: {known})"
                 )
         started = time.perf_counter()
-        result = s.search(body.question, body.top_k, filters)
+        pool: ThreadPoolExecutor = request.app.state.search_pool
+        timeout = settings.request_timeout_s
+        # The search runs in the pool with this request's context (its request id for logs).
+        future = pool.submit(
+            contextvars.copy_context().run, s.search, body.question, body.top_k, filters
+        )
+        try:
+            result = future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()
+            log.warning("search abandoned after %g s", timeout, extra={"timeout_s": timeout})
+            raise HTTPException(
+                503,
+                detail=f"the search did not finish within {timeout:g} s "
+                "(IOMQA_REQUEST_TIMEOUT_S); the service is busy: retry later or ask for "
+                "fewer results",
+                headers={"Retry-After": "1"},
+            ) from None
         took = (time.perf_counter() - started) * 1000
         titles = {d.doc_id: d.metadata.title for d in s.documents()}
         return AskResponse(
@@ -197,10 +289,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
 
-    errors_503: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut}}
+    errors_503: dict[int | str, dict[str, Any]] = {
+        503: {"model": ErrorOut, "description": "No index loaded, or the search overran"}
+    }
     errors_404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, **errors_503}
+    errors_413: dict[int | str, dict[str, Any]] = {
+        413: {"model": ErrorOut, "description": "Body over IOMQA_MAX_BODY_BYTES"},
+        **errors_503,
+    }
 
-    @app.post("/ask", response_model=AskResponse, responses=errors_503, tags=["search"])
+    @app.post("/ask", response_model=AskResponse, responses=errors_413, tags=["search"])
     def ask_post(request: Request, body: AskRequest) -> AskResponse:
         """Ranked passages answering a question, each with an exact citation."""
         return ask(request, body)
@@ -211,7 +309,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         q: str = Query(
             ...,
             description=ALLOWED["q"],
+            min_length=1,
             max_length=MAX_QUESTION_CHARS,
+            json_schema_extra={"pattern": NOT_BLANK},
             examples=["How many Member States did the IOM Council have in 2018?"],
         ),
         k: int = Query(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["k"]),
@@ -349,7 +449,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             passages=s.manifest.passages,
         )
 
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+        tags=["service"],
+    )
+    def get_metrics() -> Response:
+        """Request counts and latencies by route and status, and the served index."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     app.include_router(admin_router)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _errors_as_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _errors_as_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error answers are JSON even where the success is plain text (FastAPI files them
+    under the route's media type)."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in "45" and "text/plain" in content:
+                    content["application/json"] = content.pop("text/plain")
+    return schema

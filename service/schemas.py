@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
+NOT_BLANK = r"\S"  # some non-blank character (checked by a validator with a clearer message)
 
 # What a client may send, quoted in every 422 so the fix is obvious.
 ALLOWED = {
@@ -16,6 +19,16 @@ ALLOWED = {
     "k": f"an integer from 1 to {MAX_TOP_K} (default {DEFAULT_TOP_K})",
     "format": "one of bibtex, ris, csl-json, apa, chicago (default bibtex)",
 }
+
+
+def is_valid_unicode(value: str) -> bool:
+    """False for strings holding lone surrogates (JSON "\\ud800"), which no UTF-8 answer
+    could carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class AskFilters(BaseModel):
@@ -50,7 +63,11 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(
-        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description=ALLOWED["question"]
+        ...,
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        description=ALLOWED["question"],
+        json_schema_extra={"pattern": NOT_BLANK},
     )
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["top_k"])
     filters: AskFilters | None = Field(None, description="Restrict the search")
@@ -60,6 +77,8 @@ class AskRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must contain some text, not only whitespace")
+        if not is_valid_unicode(value):
+            raise ValueError("must be valid Unicode text, without lone surrogate code points")
         return value.strip()
 
 
@@ -180,3 +199,12 @@ class Health(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request that does not fit the schema: what was wrong and what is allowed."""
+
+    detail: str = Field(description="Every problem, each with what is allowed")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="The individual validation errors"
+    )

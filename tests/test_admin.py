@@ -163,3 +163,104 @@ def test_a_corrupt_new_generation_is_refused_and_the_old_one_keeps_serving(
     time.sleep(0.5)  # the watcher tries too
     assert client.get("/health").json()["index_version"] == served
     assert client.post("/ask", json={"question": "migration"}).status_code == 200
+
+
+ADMIN_ROUTES = [
+    ("POST", "/admin/reload", 200),
+    ("POST", "/admin/ingest", 202),
+    ("POST", "/admin/documents", 422),  # the token is right; the request has no file
+    ("GET", "/admin/jobs/nope", 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "ok"), ADMIN_ROUTES)
+def test_every_admin_route_needs_the_token(
+    client: TestClient, method: str, path: str, ok: int
+) -> None:
+    missing = client.request(method, path)
+    assert missing.status_code == 401 and "bearer token" in missing.json()["detail"]
+    assert missing.headers["www-authenticate"] == "Bearer"
+    for wrong in ("Bearer nope", f"Bearer {TOKEN[:-1]}", f"bearer {TOKEN}", TOKEN, "Bearer "):
+        r = client.request(method, path, headers={"Authorization": wrong})
+        assert r.status_code in (401, 403), (wrong, r.status_code)
+    right = client.request(method, path, headers=AUTH)
+    assert right.status_code == ok, right.text
+    if ok == 202:
+        wait_for_job(client, right.json()["job_id"])
+
+
+@pytest.mark.parametrize(("method", "path", "ok"), ADMIN_ROUTES)
+def test_every_admin_route_is_off_without_a_configured_token(
+    small_index: Settings, method: str, path: str, ok: int
+) -> None:
+    with TestClient(create_app(small_index)) as c:
+        for headers in ({}, AUTH):
+            r = c.request(method, path, headers=headers)
+            assert r.status_code == 404 and "IOMQA_ADMIN_TOKEN" in r.json()["detail"]
+
+
+def test_the_token_is_compared_in_constant_time() -> None:
+    import inspect
+
+    from service import admin
+
+    assert "hmac.compare_digest" in inspect.getsource(admin.require_admin)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/etc/passwd.txt",
+        "/tmp/escape.txt",
+        "..%2Fescape.txt",
+        "%2e%2e%2fescape.txt",
+        "..\\escape.txt",
+        "a\x00.txt",
+        "escape.txt\x00.pdf",
+        "a" * 300 + ".txt",
+        "\u2024\u2024\u2215escape.txt",  # one-dot leaders and a division slash
+        "\uff0e\uff0e\uff0fescape.txt",  # fullwidth ". . /"
+        "escape\u2044x.txt",  # fraction slash
+        "r\u00e9sum\u00e9.txt",
+        "escape.txt\r\nX-Injected: 1",
+        " ",
+    ],
+)
+def test_hostile_file_names_cannot_escape_the_corpus(
+    client: TestClient, admin_settings: Settings, name: str
+) -> None:
+    corpus = admin_settings.corpus_dir
+    listing = sorted(p.name for p in corpus.iterdir())
+    outside = sorted(p.name for p in corpus.parent.iterdir())
+    r = client.post("/admin/documents", files={"file": (name, b"hello")}, headers=AUTH)
+    assert r.status_code == 422, (name, r.status_code, r.text)
+    assert sorted(p.name for p in corpus.iterdir()) == listing
+    assert sorted(p.name for p in corpus.parent.iterdir()) == outside
+    assert not (corpus.parent / "escape.txt").exists()
+
+
+def test_an_upload_may_be_larger_than_the_body_limit_of_other_endpoints(
+    admin_settings: Settings,
+) -> None:
+    settings = admin_settings.model_copy(update={"max_upload_mb": 1, "max_body_bytes": 4096})
+    report = (REPORT + "More text about ports and unions.\n" * 3000).encode()
+    assert 100_000 < len(report) < 1 << 20
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/admin/documents", files={"file": ("big.md", report)}, headers=AUTH)
+        assert r.status_code == 202, r.text
+        assert wait_for_job(c, r.json()["job_id"])["status"] == "done"
+        too_big = c.post("/admin/documents", files={"file": ("huge.md", report * 12)}, headers=AUTH)
+        assert too_big.status_code == 413 and "larger than" in too_big.json()["detail"]
+        assert not (settings.corpus_dir / "huge.md").exists()
+        assert c.post("/ask", json={"question": "x" * 5000}).status_code == 413
+
+
+def test_a_windows_path_keeps_only_its_last_part_inside_the_corpus(
+    client: TestClient, admin_settings: Settings
+) -> None:
+    # The multipart parser keeps what follows the last backslash (old browsers sent paths).
+    r = client.post("/admin/documents", files={"file": ("C:\\escape.txt", b"hi")}, headers=AUTH)
+    assert r.status_code == 202 and r.json()["source"] == "escape.txt"
+    wait_for_job(client, r.json()["job_id"])
+    assert (admin_settings.corpus_dir / "escape.txt").read_bytes() == b"hi"
+    assert not (admin_settings.corpus_dir.parent / "escape.txt").exists()

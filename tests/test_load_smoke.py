@@ -1,0 +1,53 @@
+"""The load script (bench/load.py) in a few seconds: it runs, sees the reload and counts
+failed requests. The real run is a benchmark, not a test (docs/benchmarks.md)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, write_small_corpus
+
+
+def load(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    corpus = write_small_corpus(tmp_path / "corpus")
+    out = tmp_path / "benchmarks.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "load.py"),
+            "--model",
+            "hashing-64",
+            "--users",
+            "2",
+            "--duration",
+            "3",
+            "--reload-at",
+            "0.5",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return done, out.read_text() if out.exists() else ""
+
+
+def test_a_short_load_run_has_no_failures_and_sees_the_reload(tmp_path: Path) -> None:
+    done, report = load(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\*\*\d+ requests, 0 failed\*\*", report), report
+    assert "NOT RELOADED" not in report and "| **all** |" in report
+
+
+def test_failed_requests_are_counted_and_fail_the_run(tmp_path: Path) -> None:
+    # A deadline no search can meet: every /ask answers 503.
+    done, report = load(tmp_path, "--server-env", "IOMQA_REQUEST_TIMEOUT_S=0.000001")
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = re.search(r"\*\*(\d+) requests, (\d+) failed\*\*", report)
+    assert failed and int(failed.group(2)) > 0, report
+    assert "503" in report
