@@ -28,13 +28,17 @@ def near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
         return False
     common = len(a & b)
     smaller = min(len(a), len(b))
-    return common / len(a | b) >= JACCARD or (
+    return common / (len(a) + len(b) - common) >= JACCARD or (
         smaller >= MIN_SHINGLES and common / smaller >= CONTAINMENT
     )
 
 
-def group(texts: Sequence[str]) -> list[list[int]]:
-    """Indices grouped by near-duplication, each group led by its first (best) member."""
+def group(texts: Sequence[str], limit: int | None = None) -> list[list[int]]:
+    """Indices grouped by near-duplication, each group led by its first (best) member.
+
+    With `limit`, at most that many groups are formed; later texts only join them, which
+    is all a ranked list of `limit` results needs.
+    """
     groups: list[list[int]] = []
     leads: list[frozenset[str]] = []
     for i, text in enumerate(texts):
@@ -44,6 +48,7 @@ def group(texts: Sequence[str]) -> list[list[int]]:
                 g.append(i)
                 break
         else:
-            groups.append([i])
-            leads.append(s)
+            if limit is None or len(groups) < limit:
+                groups.append([i])
+                leads.append(s)
     return groups

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.keyword import query_tokens, tokenize
+from index.keyword import STOPWORDS, query_tokens, stem_words, tokenize
 from iomqa.records import Highlight
 
 # A sentence sharing every query term gains this much over its cosine similarity.
@@ -20,13 +20,14 @@ _WORD = re.compile(r"\w+")
 def matched_terms(passage: str, question: str) -> list[str]:
     """Words of the passage (as written, first occurrence) whose stem is a query term."""
     wanted = set(query_tokens(question))
-    found: dict[str, str] = {}
-    for match in _WORD.finditer(passage):
-        word = match.group()
-        stems = tokenize(word)
-        if stems and stems[0] in wanted:
-            found.setdefault(word.lower(), word)
-    return list(found.values())
+    written: dict[str, str] = {}
+    for word in _WORD.findall(passage):
+        written.setdefault(word.lower(), word)
+    lowered = list(written)
+    # One stemmer call for the whole passage (its text is already NFKC-normalised).
+    kept = [w for w in lowered if w not in STOPWORDS]
+    stems = stem_words(kept)
+    return [written[w] for w, s in zip(kept, stems, strict=True) if s in wanted]
 
 
 def best_sentences(

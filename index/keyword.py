@@ -123,6 +123,10 @@ def words(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(folded) if t not in STOPWORDS]
 
 
+def stem_words(words_: Sequence[str]) -> list[str]:
+    return list(_stemmer().stemWords(list(words_)))
+
+
 def tokenize(text: str) -> list[str]:
     """Snowball-stemmed words ("participants", "participated" -> "particip")."""
     return list(_stemmer().stemWords(words(text)))

@@ -37,8 +37,10 @@ CANDIDATES = 100
 # chosen on the development questions (README, "Retrieval quality").
 BM25_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.5
-# Candidates looked at for near-duplicates and for the per-document facet counts.
+# Candidates counted in the per-document facets.
 FACET_DEPTH = 50
+# Candidates searched for near-duplicates of the results shown.
+DEDUP_DEPTH = 20
 
 
 class Searcher:
@@ -177,7 +179,8 @@ class Searcher:
         for f in candidates[:FACET_DEPTH]:
             doc_id = passages[f.row].doc_id
             facets[doc_id] = facets.get(doc_id, 0) + 1
-        groups = group([passages[f.row].text for f in candidates])[:k]
+        pool = candidates[: max(DEDUP_DEPTH, 3 * k)]
+        groups = group([passages[f.row].text for f in pool], limit=k)
         hits = [
             self._hit(rank, question, query, [candidates[i] for i in members], passages)
             for rank, members in enumerate(groups, start=1)

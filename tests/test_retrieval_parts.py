@@ -62,6 +62,7 @@ def test_near_duplicates_group_under_the_best_ranked() -> None:
     assert near_duplicate(shingles(a), shingles(b))
     assert not near_duplicate(shingles(a), shingles(c))
     assert group([a, c, b]) == [[0, 2], [1]]
+    assert group([a, c, b], limit=1) == [[0, 2]]
 
 
 def test_short_passages_are_not_swallowed_by_containment() -> None:
