@@ -243,6 +243,69 @@ def evaluate_command(
         )
 
 
+@app.command("bench")
+def bench_command(
+    query: Annotated[bool, typer.Option(help="Query latency through HTTP")] = True,
+    ingest_: Annotated[bool, typer.Option("--ingest/--no-ingest", help="Ingest cost")] = True,
+    scale: Annotated[str, typer.Option(help="Synthetic sizes, comma-separated; '' skips")] = (
+        "100000,1000000"
+    ),
+    questions: Annotated[Path, typer.Option(help="Questions to ask")] = Path(
+        "tests/eval/questions.jsonl"
+    ),
+    added_report: Annotated[Path, typer.Option(help="File added in the ingest run")] = Path(
+        "tests/pdf-samples/pdflatex-4-pages.pdf"
+    ),
+    report: Annotated[Path, typer.Option(help="Markdown report to update")] = Path(
+        "docs/benchmarks.md"
+    ),
+) -> None:
+    """Measure queries, ingest and scale; write docs/benchmarks.md and .json."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from index.searcher import Searcher
+    from iomqa.bench import ingest as ingest_bench
+    from iomqa.bench import query as query_bench
+    from iomqa.bench import scale as scale_bench
+    from iomqa.bench.report import markdown, splice
+    from iomqa.bench.stats import machine
+    from iomqa.evaluation.harness import load_questions
+
+    settings = _settings()
+    try:
+        searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    texts = [q.question for q in load_questions(questions)]
+    results: dict[str, object] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "model": searcher.manifest.model,
+        "passages": searcher.manifest.passages,
+    }
+    if query:
+        err.print("bench: queries…")
+        results["query"] = query_bench.run(settings, texts)
+    if ingest_:
+        err.print("bench: ingest…")
+        results["ingest"] = ingest_bench.run(settings, added_report)
+    sizes = [int(s) for s in scale.split(",") if s.strip()]
+    if sizes:
+        err.print(f"bench: scale {sizes}…")
+        index = searcher._passages
+        base = index.reconstruct_n(0, index.ntotal)
+        vectors = searcher.embedder.encode(texts)
+        results["scale"] = scale_bench.run(np.asarray(base), vectors, sizes)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    document = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
+    section = markdown(results)
+    report.write_text(splice(document, section), encoding="utf-8")
+    print(section)
+
+
 @index_app.command("list")
 def index_list() -> None:
     """List generations; * marks the one being served."""

@@ -1,0 +1,1 @@
+"""Benchmarks: query latency against the model's own cost, ingest, and index scale."""

@@ -1,0 +1,138 @@
+"""Query latency through real HTTP (uvicorn) at concurrency 1 and 8, beside the bare
+encode time of the same questions measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from iomqa.bench.stats import percentile
+from iomqa.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bare_encode_ms(settings: Settings, questions: Sequence[str]) -> list[float]:
+    from index.generations import current_generation
+    from index.manifest import read_manifest
+    from ingest.embed import make_embedder
+
+    manifest = read_manifest(current_generation(settings.index_dir))
+    embedder = make_embedder(manifest.model, settings.model_path)
+    for q in questions[:10]:
+        embedder.encode([q])
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        embedder.encode([q])
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _serve(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "IOMQA_INDEX_DIR": str(settings.index_dir),
+        "IOMQA_PORT": str(port),
+        "IOMQA_RELOAD_INTERVAL": "0",
+        "IOMQA_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iomqa", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not become healthy within 120 s")
+
+
+def _load(url: str, questions: Sequence[str], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    queue = list(questions)
+
+    def worker() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    question = queue.pop()
+                started = time.perf_counter()
+                try:
+                    ok = client.post("/ask", json={"question": question}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                took = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(took)
+                    errors += 0 if ok else 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_qps": len(latencies) / wall,
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
+def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[str, Any]:
+    asked = list(questions) * rounds
+    encode = bare_encode_ms(settings, questions)
+    proc, url = _serve(settings)
+    try:
+        for q in questions[:10]:
+            httpx.post(f"{url}/ask", json={"question": q}, timeout=30)
+        levels = [_load(url, asked, c) for c in (1, 8)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    encode_p50 = percentile(encode, 50)
+    for level in levels:
+        level["p50_over_encode"] = level["p50_ms"] / encode_p50
+        level["p99_over_p50"] = level["p99_ms"] / level["p50_ms"]
+    return {
+        "questions": len(questions),
+        "encode_p50_ms": encode_p50,
+        "encode_p95_ms": percentile(encode, 95),
+        "levels": levels,
+    }
+
+
+__all__ = ["Path", "run"]
