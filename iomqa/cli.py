@@ -279,7 +279,10 @@ def bench_command(
     except IomqaError as exc:
         raise _fail(exc) from exc
     texts = [q.question for q in load_questions(questions)]
-    results: dict[str, object] = {
+    saved = report.with_suffix(".json")
+    # Parts not run this time keep their last figures.
+    results: dict[str, object] = json.loads(saved.read_text()) if saved.exists() else {}
+    results |= {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": machine(),
         "model": searcher.manifest.model,
@@ -299,7 +302,7 @@ def bench_command(
         vectors = searcher.embedder.encode(texts)
         results["scale"] = scale_bench.run(np.asarray(base), vectors, sizes)
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    saved.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     document = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
     section = markdown(results)
     report.write_text(splice(document, section), encoding="utf-8")
