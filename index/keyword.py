@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -14,6 +15,9 @@ import numpy.typing as npt
 import Stemmer
 
 KEYWORD_DIR = "keyword"
+
+# bm25s sets its own logger to DEBUG when imported and then reports every index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # Function words only: numbers, names and acronyms carry most of a question's signal.
 STOPWORDS = frozenset(
