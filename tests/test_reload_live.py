@@ -1,19 +1,16 @@
 """A client keeps asking while a report is added and the running service reloads:
 not one request fails, and the new report is found without a restart."""
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from iomqa.bench.server import running_server
 from iomqa.settings import Settings
 from tests.conftest import build
-from tests.test_uvicorn import free_port
 
 REPORT = "# Epsilon\n\n## 1. Findings\n\nSeasonal orchard workers from Lesotho earned 40% more.\n"
 
@@ -26,30 +23,8 @@ def test_zero_failed_requests_across_an_add_and_reload(
     )
     shutil.copytree(real_corpus_fake_index.corpus_dir, settings.corpus_dir)
     assert build(settings).published
-    port = free_port()
-    env = {
-        **os.environ,
-        "IOMQA_INDEX_DIR": str(settings.index_dir),
-        "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
-        "IOMQA_PORT": str(port),
-        "IOMQA_RELOAD_INTERVAL": "0.5",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "iomqa", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                first = httpx.get(f"{url}/health", timeout=1).json()["index_version"]
-                break
-            except (httpx.TransportError, KeyError):
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with running_server(settings, IOMQA_RELOAD_INTERVAL="0.5") as url:
+        first = httpx.get(f"{url}/health", timeout=5).json()["index_version"]
         results: list[tuple[int, str]] = []
         stop = threading.Event()
 
@@ -84,6 +59,3 @@ def test_zero_failed_requests_across_an_add_and_reload(
         assert len(results) > 20
         answer = httpx.post(f"{url}/ask", json={"question": "orchard workers Lesotho"}).json()
         assert answer["passages"][0]["citation"]["doc_id"] == "epsilon"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

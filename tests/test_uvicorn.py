@@ -1,57 +1,21 @@
 """The service as users run it: a real uvicorn process on a free port."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from iomqa.bench.server import running_server
 from iomqa.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(real_corpus_fake_index: Settings) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "IOMQA_INDEX_DIR": str(real_corpus_fake_index.index_dir),
-        "IOMQA_CORPUS_DIR": str(real_corpus_fake_index.corpus_dir),
-        "IOMQA_PORT": str(port),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iomqa", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server exited early: {out}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not become healthy in 60 s")
+    with running_server(real_corpus_fake_index) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_real_server_answers_with_citations(server: str) -> None:

@@ -6,9 +6,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,11 +16,11 @@ import playwright.sync_api as playwright_api
 import pytest
 from fastapi.testclient import TestClient
 
+from iomqa.bench.server import running_server
 from iomqa.settings import Settings
 from service.app import create_app
 from service.export import FORMATS
 from service.web import LABELS, marked
-from tests.test_uvicorn import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -50,37 +47,8 @@ expect = playwright_api.expect
 
 @pytest.fixture(scope="module")
 def server(real_corpus_fake_index: Settings) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "IOMQA_INDEX_DIR": str(real_corpus_fake_index.index_dir),
-        "IOMQA_CORPUS_DIR": str(real_corpus_fake_index.corpus_dir),
-        "IOMQA_MODEL": real_corpus_fake_index.model,
-        "IOMQA_PORT": str(port),
-        "IOMQA_RELOAD_INTERVAL": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iomqa", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited early"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not become healthy in 60 s")
+    with running_server(real_corpus_fake_index, IOMQA_RELOAD_INTERVAL="0") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

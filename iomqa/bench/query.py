@@ -3,26 +3,16 @@ encode time of the same questions measured in the same run."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from iomqa.bench.server import running_server
 from iomqa.bench.stats import percentile
 from iomqa.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bare_encode_ms(settings: Settings, questions: Sequence[str]) -> list[float]:
@@ -40,34 +30,6 @@ def bare_encode_ms(settings: Settings, questions: Sequence[str]) -> list[float]:
         embedder.encode([q])
         times.append((time.perf_counter() - started) * 1000)
     return times
-
-
-def _serve(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "IOMQA_INDEX_DIR": str(settings.index_dir),
-        "IOMQA_PORT": str(port),
-        "IOMQA_RELOAD_INTERVAL": "0",
-        "IOMQA_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iomqa", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not become healthy within 120 s")
 
 
 def _load(url: str, questions: Sequence[str], concurrency: int) -> dict[str, Any]:
@@ -115,14 +77,10 @@ def _load(url: str, questions: Sequence[str], concurrency: int) -> dict[str, Any
 def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[str, Any]:
     asked = list(questions) * rounds
     encode = bare_encode_ms(settings, questions)
-    proc, url = _serve(settings)
-    try:
+    with running_server(settings, IOMQA_RELOAD_INTERVAL="0", IOMQA_LOG_LEVEL="WARNING") as url:
         for q in questions[:10]:
             httpx.post(f"{url}/ask", json={"question": q}, timeout=30)
         levels = [_load(url, asked, c) for c in (1, 8)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     encode_p50 = percentile(encode, 50)
     for level in levels:
         level["p50_over_encode"] = level["p50_ms"] / encode_p50
@@ -133,6 +91,3 @@ def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[s
         "encode_p95_ms": percentile(encode, 95),
         "levels": levels,
     }
-
-
-__all__ = ["Path", "run"]

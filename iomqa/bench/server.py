@@ -1,0 +1,66 @@
+"""`iomqa serve` in a child process on a free loopback port, for benchmarks and tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from iomqa.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(settings: Settings, timeout: float = 120, **env: str) -> Iterator[str]:
+    """Yield the base URL once /health answers 200; stop the server afterwards.
+
+    `env` adds IOMQA_* variables (e.g. IOMQA_RELOAD_INTERVAL="0.5").
+    """
+    port = free_port()
+    environment = {
+        **os.environ,
+        "IOMQA_INDEX_DIR": str(settings.index_dir),
+        "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
+        "IOMQA_MODEL": settings.model,
+        "IOMQA_PORT": str(port),
+        **env,
+    }
+    url = f"http://127.0.0.1:{port}"
+    # A file, not a pipe: a chatty server must never block on a full pipe.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iomqa", "serve"],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"server exited early: {log.read().decode()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server not healthy within {timeout:.0f} s")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
