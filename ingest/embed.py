@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
@@ -159,3 +162,66 @@ def make_embedder(model: str, model_path: Path | None = None) -> Embedder:
             raise ValueError(f"model {model!r}: use hashing-N with N >= 8, e.g. hashing-256")
         return HashingEmbedder(int(suffix))
     return SentenceTransformerEmbedder(model_path or default_model_path(), model)
+
+
+class BatchingEmbedder:
+    """Encodes concurrent single questions together.
+
+    While the model works on one batch, arriving questions wait in a queue and form the
+    next batch: one forward pass for eight questions costs far less than eight passes, and
+    a lone question waits for nothing. Bulk calls (ingest) go straight to the model.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
+        self._inner = inner
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[str, Future[npt.NDArray[np.float32]]]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def inner(self) -> Embedder:
+        return self._inner
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        if len(texts) != 1:
+            return self._inner.encode(texts, batch_size=batch_size)
+        future: Future[npt.NDArray[np.float32]] = Future()
+        self._queue.put((texts[0], future))
+        self._ensure_worker()
+        return future.result()[None, :]
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._run, name="question-encoder", daemon=True
+                )
+                self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                vectors = self._inner.encode([text for text, _ in batch])
+            except Exception as exc:  # every waiting request gets the error, none hangs
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)

@@ -13,7 +13,7 @@ from pathlib import Path
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
 from index.searcher import Searcher
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import BatchingEmbedder, Embedder, make_embedder
 from iomqa.errors import IndexCorrupt, IomqaError
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class SearcherHolder:
         # Reuse the loaded model: loading it again would cost seconds and memory.
         if self.current is not None and self.current.embedder.name == model:
             return self.current.embedder
-        return make_embedder(model, self._model_path)
+        return BatchingEmbedder(make_embedder(model, self._model_path))
 
     def reload(self, *, force: bool = False) -> bool:
         """Load the generation CURRENT names if it is not the one served. True if swapped."""
