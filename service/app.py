@@ -335,11 +335,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def get_passage(request: Request, passage_id: str) -> PassageDetail:
         """One passage with its citation and its neighbours in the document."""
-        s = searcher(request)
-        passage = s.passage(passage_id)
-        document = s.document(passage.doc_id) if passage else None
-        if passage is None or document is None:
-            raise HTTPException(404, detail=f"no passage {passage_id!r} in index {s.version}")
+        s, passage, document = _passage(request, passage_id)
         before, after = s.neighbours(passage)
         return PassageDetail(
             passage_id=passage.passage_id,
@@ -357,6 +353,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return DocumentList(
             index_version=s.version, documents=[_document_out(d) for d in s.documents()]
         )
+
+    def _passage(request: Request, passage_id: str) -> tuple[Searcher, Passage, DocumentInfo]:
+        s = searcher(request)
+        passage = s.passage(passage_id)
+        document = s.document(passage.doc_id) if passage else None
+        if passage is None or document is None:
+            raise HTTPException(404, detail=f"no passage {passage_id!r} in index {s.version}")
+        return s, passage, document
 
     def _document(request: Request, doc_id: str) -> tuple[Searcher, DocumentInfo]:
         s = searcher(request)
@@ -420,11 +424,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def cite_passage(request: Request, passage_id: str, format: Format = format_query) -> Response:
         """The passage's citation, with its page (PDF sources) or section as locator."""
-        s = searcher(request)
-        passage = s.passage(passage_id)
-        document = s.document(passage.doc_id) if passage else None
-        if passage is None or document is None:
-            raise HTTPException(404, detail=f"no passage {passage_id!r} in index {s.version}")
+        s, passage, document = _passage(request, passage_id)
         where = Locator(passage.page, passage.page_label, passage.section)
         text = export(format, document.doc_id, document.metadata, where)
         return _cite_response(format, passage_id, text, s.version)

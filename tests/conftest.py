@@ -111,6 +111,15 @@ def small_index(small_corpus: Path, settings: Settings) -> Settings:
     return settings
 
 
+@pytest.fixture
+def own_real_corpus_index(real_corpus_fake_index: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the real corpus with its own index, for tests that change them."""
+    s = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=FAKE_MODEL)
+    shutil.copytree(real_corpus_fake_index.corpus_dir, s.corpus_dir)
+    assert build(s).published
+    return s
+
+
 @pytest.fixture(scope="session")
 def real_corpus_fake_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The real corpus indexed with the hashing embedder (fast; for API and citation tests)."""

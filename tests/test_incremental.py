@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -181,16 +180,12 @@ def test_index_list_verify_and_rollback(small_index: Settings) -> None:
 
 
 def test_sigkill_during_ingest_leaves_the_served_index_intact(
-    real_corpus_fake_index: Settings, tmp_path: Path
+    own_real_corpus_index: Settings,
 ) -> None:
     """Kill `iomqa ingest` at several points of a full rebuild; what is served never breaks."""
     import time
 
-    settings = Settings(
-        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="hashing-64"
-    )
-    shutil.copytree(real_corpus_fake_index.corpus_dir, settings.corpus_dir)
-    assert build(settings).published
+    settings = own_real_corpus_index
     served = current_version(settings.index_dir)
     env = {
         **os.environ,

@@ -1,10 +1,8 @@
 """A client keeps asking while a report is added and the running service reloads:
 not one request fails, and the new report is found without a restart."""
 
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
@@ -15,14 +13,8 @@ from tests.conftest import build
 REPORT = "# Epsilon\n\n## 1. Findings\n\nSeasonal orchard workers from Lesotho earned 40% more.\n"
 
 
-def test_zero_failed_requests_across_an_add_and_reload(
-    real_corpus_fake_index: Settings, tmp_path: Path
-) -> None:
-    settings = Settings(
-        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="hashing-64"
-    )
-    shutil.copytree(real_corpus_fake_index.corpus_dir, settings.corpus_dir)
-    assert build(settings).published
+def test_zero_failed_requests_across_an_add_and_reload(own_real_corpus_index: Settings) -> None:
+    settings = own_real_corpus_index
     with running_server(settings, IOMQA_RELOAD_INTERVAL="0.5") as url:
         first = httpx.get(f"{url}/health", timeout=5).json()["index_version"]
         results: list[tuple[int, str]] = []
