@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--duration", type=int, default=60, help="seconds")
     parser.add_argument("--reload-at", type=float, default=20, help="seconds into the run")
-    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2@onnx")
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument(

@@ -18,7 +18,7 @@ from index.keyword import KEYWORD_DIR, KeywordIndex, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import PACKAGED_MODEL, Embedder, ModelSource, make_embedder
 from iomqa.errors import IndexCorrupt
 from iomqa.records import (
     DocumentInfo,
@@ -125,11 +125,11 @@ class Searcher:
         )
 
     @classmethod
-    def open_current(cls, index_dir: Path, model_path: Path | None = None) -> Searcher:
+    def open_current(cls, index_dir: Path, source: ModelSource = PACKAGED_MODEL) -> Searcher:
         """Open the published generation with the embedder its manifest names."""
         generation = current_generation(index_dir)
         manifest = read_manifest(generation)
-        return cls.open(generation, make_embedder(manifest.model, model_path))
+        return cls.open(generation, make_embedder(manifest.model, source))
 
     def close(self) -> None:
         self._store.close()

@@ -64,7 +64,7 @@ def ingest(
     config = BuildConfig.from_settings(settings, rebuild=rebuild)
     try:
         embedder = LazyEmbedder(
-            settings.model, lambda: make_embedder(settings.model, settings.model_path)
+            settings.model, lambda: make_embedder(settings.model, settings.model_source)
         )
         with Progress(
             TextColumn("{task.description:>6}"),
@@ -161,7 +161,7 @@ def ask(
         err.print("[red]error:[/red] the question is empty")
         raise typer.Exit(2)
     try:
-        searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+        searcher = Searcher.open_current(settings.index_dir, settings.model_source)
     except IomqaError as exc:
         raise _fail(exc) from exc
     result = searcher.search(question.strip(), k)
@@ -275,7 +275,7 @@ def bench_command(
 
     settings = _settings()
     try:
-        searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+        searcher = Searcher.open_current(settings.index_dir, settings.model_source)
     except IomqaError as exc:
         raise _fail(exc) from exc
     texts = [q.question for q in load_questions(questions)]
@@ -360,7 +360,7 @@ def index_rollback(
                 raise typer.Exit(2)
             generation = settings.index_dir / GENERATIONS / version
             manifest = read_manifest(generation)
-            Searcher.open(generation, make_embedder(manifest.model, settings.model_path)).close()
+            Searcher.open(generation, make_embedder(manifest.model, settings.model_source)).close()
             set_current(settings.index_dir, version)
     except IomqaError as exc:
         raise _fail(exc) from exc
@@ -385,7 +385,7 @@ def index_verify(
             else current_generation(settings.index_dir)
         )
         manifest = read_manifest(generation)
-        Searcher.open(generation, make_embedder(manifest.model, settings.model_path)).close()
+        Searcher.open(generation, make_embedder(manifest.model, settings.model_source)).close()
     except IomqaError as exc:
         raise _fail(exc) from exc
     out.print(

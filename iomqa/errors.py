@@ -32,3 +32,7 @@ class IngestLocked(IomqaError):
 
 class NotFound(IomqaError):
     """An id asked for does not exist in the served index."""
+
+
+class ModelError(IomqaError):
+    """The embedding model cannot be loaded or run as configured."""

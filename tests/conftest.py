@@ -61,12 +61,21 @@ type = "IDM report"
 """
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ONNX exports are made once per test session, not per test."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test reads or writes the developer's index or corpus by accident."""
+def _isolated_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path
+) -> Iterator[None]:
+    """No test reads or writes the developer's index, corpus or model cache by accident."""
     monkeypatch.setenv("IOMQA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("IOMQA_CORPUS_DIR", str(tmp_path / "corpus"))
     monkeypatch.setenv("IOMQA_MODEL", FAKE_MODEL)
+    monkeypatch.setenv("IOMQA_MODEL_CACHE_DIR", str(model_cache))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.build import BuildConfig, build_index
-from ingest.embed import DEFAULT_MODEL_NAME, make_embedder
+from ingest.embed import DEFAULT_MODEL, make_embedder
 from iomqa.settings import Settings
 from service.app import create_app
 from tests.conftest import CORPUS
@@ -19,10 +19,11 @@ pytestmark = pytest.mark.integration
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     index_dir = tmp_path_factory.mktemp("real") / "index"
     report = build_index(
-        BuildConfig(corpus_dir=CORPUS, index_dir=index_dir), make_embedder(DEFAULT_MODEL_NAME)
+        BuildConfig(corpus_dir=CORPUS, index_dir=index_dir),
+        make_embedder(DEFAULT_MODEL, Settings().model_source),
     )
     assert [d.status for d in report.documents] == ["ok"] * 5
-    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=DEFAULT_MODEL_NAME)
+    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=DEFAULT_MODEL)
     with TestClient(create_app(settings)) as c:
         yield c
 

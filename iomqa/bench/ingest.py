@@ -38,7 +38,7 @@ def run(settings: Settings, added_report: Path) -> dict[str, Any]:
         config = BuildConfig.from_settings(
             settings.model_copy(update={"corpus_dir": corpus, "index_dir": work / "index"})
         )
-        model = make_embedder(settings.model, settings.model_path)  # loaded before timing
+        model = make_embedder(settings.model, settings.model_source)  # loaded before timing
         model.encode(["warm up"])
 
         clock = _Clock()

@@ -19,7 +19,7 @@ def _auroc(calibration_signals: Sequence[tuple[Signals, bool]], model: object) -
 
 def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
     """Fit on all questions; report in-sample and two-fold cross-validated AUROC."""
-    searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+    searcher = Searcher.open_current(settings.index_dir, settings.model_source)
     data = [(searcher.search(q.question, 10).signals, q.kind != UNANSWERABLE) for q in questions]
     folds = [data[0::2], data[1::2]]
     held_out = [

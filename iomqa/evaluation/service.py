@@ -44,6 +44,6 @@ def service_system(settings: Settings, url: str | None = None) -> Ask:
 
 
 def baseline_systems(settings: Settings) -> list[tuple[str, Ask]]:
-    searcher = Searcher.open_current(settings.index_dir, settings.model_path)
+    searcher = Searcher.open_current(settings.index_dir, settings.model_source)
     texts = [searcher.document_text(d.doc_id) or "" for d in searcher.documents()]
     return [(b.name, b.ask) for b in WindowBaseline.build_all(texts, searcher.embedder)]
