@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 SHINGLE_WORDS = 5
 # Passages sharing this share of their word 5-grams (Jaccard), or most of the
@@ -16,6 +17,8 @@ MIN_SHINGLES = 8
 _WORD = re.compile(r"\w+")
 
 
+# The same top passages come back for many questions; their shingles need making once.
+@lru_cache(maxsize=8192)
 def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
     words = _WORD.findall(text.lower())
     if len(words) <= size:

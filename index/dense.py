@@ -49,4 +49,4 @@ def search(
     scores, ids = index.search(
         np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params
     )
-    return [(int(r), float(s)) for r, s in zip(ids[0], scores[0], strict=True) if r >= 0]
+    return [(r, s) for r, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True) if r >= 0]

@@ -133,11 +133,38 @@ def stem_words(words_: Sequence[str]) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Snowball-stemmed words ("participants", "participated" -> "particip")."""
-    return list(_stemmer().stemWords(words(text)))
+    return list(_tokens(text))
+
+
+# Highlighting and confidence tokenize the same top passages for question after question.
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_stemmer().stemWords(words(text)))
 
 
 def query_tokens(text: str) -> list[str]:
-    return list(_stemmer().stemWords([w for w in words(text) if w not in QUESTION_FRAME]))
+    return list(_query_tokens(text))
+
+
+@lru_cache(maxsize=1024)
+def _query_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_stemmer().stemWords([w for w in words(text) if w not in QUESTION_FRAME]))
+
+
+def top_k(
+    scores: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The k best positive scores, best first; ties keep row order."""
+    k = max(0, min(k, len(scores)))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
+    # A partition cuts ties arbitrarily at the boundary: take every row tied with the k-th.
+    threshold = scores[candidates].min()
+    candidates = np.flatnonzero(scores >= threshold)
+    order = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
+    order = order[scores[order] > 0]
+    return order.astype(np.int64), scores[order].astype(np.float32)
 
 
 class KeywordIndex:
@@ -171,13 +198,12 @@ class KeywordIndex:
         tokens = [t for t in query_tokens(query) if t in self._vocab]
         if not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        k = max(1, min(k, self.size))
         mask = None if allowed is None else allowed.astype(np.float32)
-        rows, scores = self._retriever.retrieve(
-            [tokens], k=k, show_progress=False, n_threads=1, weight_mask=mask
-        )
-        keep = scores[0] > 0
-        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+        # Scores straight from the sparse matrix: bm25s.retrieve starts a thread pool and a
+        # progress bar on every call, which cost more than the scoring itself.
+        ids = self._retriever.get_tokens_ids(tokens)
+        scores = self._retriever.get_scores_from_ids(ids, weight_mask=mask)
+        return top_k(np.asarray(scores, dtype=np.float32), k)
 
     @property
     def max_idf(self) -> float:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS; empty: no cross-origin access"
     )
+    answer_cache: int = Field(
+        1024, ge=0, le=1_000_000, description="Recent answers kept for repeated questions; 0: off"
+    )
     log_level: str = Field("INFO", description="Level of the JSON logs `iomqa serve` writes")
 
     @field_validator("model")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,9 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from index.searcher import Searcher
-from iomqa.records import DocumentInfo, Filters, Hit, Passage
+from iomqa.records import DocumentInfo, Filters, Hit, Passage, SearchResult
 from iomqa.settings import Settings, get_settings
 from service.admin import router as admin_router
+from service.cache import LruCache
 from service.citations import cite
 from service.export import EXTENSIONS, MEDIA_TYPES, Format, Locator, export
 from service.jobs import JobManager
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.holder = holder
         app.state.jobs = JobManager(settings, holder)
         app.state.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
+        app.state.answers = LruCache[SearchResult](settings.answer_cache)
         yield
         watcher.stop()
         app.state.jobs.shutdown()
@@ -246,7 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(503, detail=holder.error or NO_INDEX)
         return loaded
 
-    def ask(request: Request, body: AskRequest) -> AskResponse:
+    async def ask(request: Request, body: AskRequest) -> Response:
         s = searcher(request)
         filters = _filters(body)
         if filters and filters.doc_ids:
@@ -257,27 +259,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     422, detail=f"filters.doc_ids: unknown {unknown} (allowed: {known})"
                 )
         started = time.perf_counter()
-        pool: ThreadPoolExecutor = request.app.state.search_pool
-        timeout = settings.request_timeout_s
-        # The search runs in the pool with this request's context (its request id for logs).
-        future = pool.submit(
-            contextvars.copy_context().run, s.search, body.question, body.top_k, filters
-        )
-        try:
-            result = future.result(timeout=timeout)
-        except FutureTimeout:
-            future.cancel()
-            log.warning("search abandoned after %g s", timeout, extra={"timeout_s": timeout})
-            raise HTTPException(
-                503,
-                detail=f"the search did not finish within {timeout:g} s "
-                "(IOMQA_REQUEST_TIMEOUT_S); the service is busy: retry later or ask for "
-                "fewer results",
-                headers={"Retry-After": "1"},
-            ) from None
+        answers: LruCache[SearchResult] = request.app.state.answers
+        key = (s.version, body.question, body.top_k, filters)
+        result = answers.get(key)
+        cache = "hit" if result is not None else "miss"
+        if result is None:
+            result = await _search(request, s, body, filters)
+            answers.put(key, result)
         took = (time.perf_counter() - started) * 1000
         titles = {d.doc_id: d.metadata.title for d in s.documents()}
-        return AskResponse(
+        answer = AskResponse(
             question=body.question,
             index_version=s.version,
             took_ms=round(took, 2),
@@ -288,6 +279,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 FacetOut(doc_id=d, title=titles.get(d, d), hits=n) for d, n in result.facets.items()
             ],
         )
+        # Serialised here: the model was just built and validated, so FastAPI's second
+        # validation pass through response_model would only cost time.
+        return Response(
+            answer.model_dump_json(),
+            media_type="application/json",
+            headers={"X-Answer-Cache": cache},
+        )
+
+    async def _search(
+        request: Request, s: Searcher, body: AskRequest, filters: Filters | None
+    ) -> SearchResult:
+        pool: ThreadPoolExecutor = request.app.state.search_pool
+        timeout = settings.request_timeout_s
+        # The search runs in the pool with this request's context (its request id for logs);
+        # the event loop awaits it, so the request costs one thread hand-off, not two.
+        future = pool.submit(
+            contextvars.copy_context().run, s.search, body.question, body.top_k, filters
+        )
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            future.cancel()
+            log.warning("search abandoned after %g s", timeout, extra={"timeout_s": timeout})
+            raise HTTPException(
+                503,
+                detail=f"the search did not finish within {timeout:g} s "
+                "(IOMQA_REQUEST_TIMEOUT_S); the service is busy: retry later or ask for "
+                "fewer results",
+                headers={"Retry-After": "1"},
+            ) from None
 
     errors_503: dict[int | str, dict[str, Any]] = {
         503: {"model": ErrorOut, "description": "No index loaded, or the search overran"}
@@ -299,12 +320,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
 
     @app.post("/ask", response_model=AskResponse, responses=errors_413, tags=["search"])
-    def ask_post(request: Request, body: AskRequest) -> AskResponse:
+    async def ask_post(request: Request, body: AskRequest) -> Response:
         """Ranked passages answering a question, each with an exact citation."""
-        return ask(request, body)
+        return await ask(request, body)
 
     @app.get("/ask", response_model=AskResponse, responses=errors_503, tags=["search"])
-    def ask_get(
+    async def ask_get(
         request: Request,
         q: str = Query(
             ...,
@@ -315,7 +336,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             examples=["How many Member States did the IOM Council have in 2018?"],
         ),
         k: int = Query(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["k"]),
-    ) -> AskResponse:
+    ) -> Response:
         """The same as POST /ask, for links and quick checks."""
         try:
             body = AskRequest(question=q, top_k=k)
@@ -325,7 +346,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for e in exc.errors()
             ]
             raise RequestValidationError(errors) from None
-        return ask(request, body)
+        return await ask(request, body)
 
     @app.get(
         "/passages/{passage_id}",

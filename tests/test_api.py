@@ -229,3 +229,27 @@ def test_filters_narrow_the_search(client: TestClient) -> None:
 def test_bad_filters_are_422(client: TestClient, filters: dict[str, object], message: str) -> None:
     r = client.post("/ask", json={"question": "migration", "filters": filters})
     assert r.status_code == 422 and message in r.json()["detail"]
+
+
+def test_a_repeated_question_is_answered_from_the_cache_with_the_same_passages(
+    client: TestClient,
+) -> None:
+    body = {"question": "labour mobility and skills partnerships", "top_k": 4}
+    first = client.post("/ask", json=body)
+    again = client.post("/ask", json=body)
+    assert first.headers["X-Answer-Cache"] == "miss" and again.headers["X-Answer-Cache"] == "hit"
+    assert again.json()["passages"] == first.json()["passages"]
+    # Another top_k or other filters are another question.
+    other = client.post("/ask", json={**body, "top_k": 2})
+    assert other.headers["X-Answer-Cache"] == "miss" and len(other.json()["passages"]) == 2
+    filtered = client.post("/ask", json={**body, "filters": {"year_from": 2022}})
+    assert filtered.headers["X-Answer-Cache"] == "miss"
+    assert all(p["citation"]["year"] >= 2022 for p in filtered.json()["passages"])
+
+
+def test_the_cache_can_be_turned_off(real_corpus_fake_index: Settings) -> None:
+    settings = real_corpus_fake_index.model_copy(update={"answer_cache": 0})
+    with TestClient(create_app(settings)) as c:
+        for _ in range(2):
+            r = c.post("/ask", json={"question": "remittances"})
+            assert r.status_code == 200 and r.headers["X-Answer-Cache"] == "miss"

@@ -87,18 +87,20 @@ def test_a_search_over_the_deadline_answers_503(client: TestClient) -> None:
     release = threading.Event()
     holder.current = SlowSearcher(served, release)
     try:
-        r = client.post("/ask", json={"question": "migration data"})
+        # A question not asked before in this module: a cached answer needs no search.
+        r = client.post("/ask", json={"question": "migration data past the deadline"})
         assert r.status_code == 503
         assert "did not finish within 0.3 s" in r.json()["detail"]
         assert "IOMQA_REQUEST_TIMEOUT_S" in r.json()["detail"]
         assert r.headers["retry-after"] == "1"
-        g = client.get("/ask", params={"q": "migration"})
+        g = client.get("/ask", params={"q": "migration past the deadline"})
         assert g.status_code == 503
         assert client.get("/health").status_code == 200  # the rest of the service answers
     finally:
         release.set()
         holder.current = served
-    assert client.post("/ask", json={"question": "migration data"}).status_code == 200
+    after = client.post("/ask", json={"question": "migration data past the deadline"})
+    assert after.status_code == 200 and after.headers["X-Answer-Cache"] == "miss"
 
 
 def test_cors_is_closed_by_default(client: TestClient) -> None:

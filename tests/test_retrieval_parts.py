@@ -3,11 +3,13 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from index.confidence import FEATURES, Calibration, coverage, fit
 from index.dedup import group, near_duplicate, shingles
 from index.highlight import best_sentences, matched_terms
-from index.keyword import KeywordIndex, query_tokens, tokenize
+from index.keyword import KeywordIndex, query_tokens, tokenize, top_k
 from iomqa.evaluation.metrics import auroc
 from iomqa.records import Signals
 
@@ -35,6 +37,22 @@ def test_keyword_search_ranks_matching_rows_and_respects_the_mask() -> None:
     assert rows.tolist() == [2]
     assert index.search("nothing matches", 3)[0].tolist() == []
     assert index.idf(["migrant"])[0] < index.idf(["moldova"])[0] < index.idf(["unseen"])[0]
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5]), min_size=0, max_size=40),
+    st.integers(min_value=0, max_value=50),
+)
+def test_top_k_is_the_best_positive_scores_with_ties_in_row_order(
+    values: list[float], k: int
+) -> None:
+    import numpy as np
+
+    scores = np.array(values, dtype=np.float32)
+    rows, best = top_k(scores, k)
+    expected = sorted((r for r, v in enumerate(values) if v > 0), key=lambda r: (-values[r], r))
+    assert rows.tolist() == expected[:k]
+    assert best.tolist() == [values[r] for r in expected[:k]]
 
 
 def test_best_sentence_is_highlighted_and_a_close_second_joins_it() -> None:

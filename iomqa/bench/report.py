@@ -40,6 +40,13 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {level['p99_ms']:.1f} | {level['p50_over_encode']:.2f} "
                 f"| {level['p50_over_reference_encode']:.2f} | {level['p99_over_p50']:.2f} |"
             )
+        r = q.get("repeated")
+        if r:
+            lines.append(
+                f"| 1, repeated questions (answer cache) | {r['requests']} | {r['errors']} "
+                f"| {r['throughput_qps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+                f"| {r['p99_ms']:.1f} | | | |"
+            )
         lines.append("")
     i = results.get("ingest")
     if i:
