@@ -166,6 +166,9 @@ class OnnxEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # Spinning workers keep a core busy between requests; on a small machine that core
+        # is the one the next request's HTTP and search work needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
         if fresh:
             self._check_against_torch(model_path, backend, file)
