@@ -266,6 +266,7 @@ class Searcher:
         top_dense = {row for row, _ in dense_hits[:5]}
         return Signals(
             focus=focus,
+            lead=hits[0].score - hits[min(4, len(hits) - 1)].score if hits else 0.0,
             agreement=len(top_bm25 & top_dense) / 5,
             margin=dense_hits[0][1] - dense_hits[min(4, len(dense_hits) - 1)][1]
             if dense_hits
