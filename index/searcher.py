@@ -37,8 +37,8 @@ CANDIDATES = 100
 # (best BM25 score / the question's idf of at most WEAK_EVIDENCE) to BM25_HIGH for strong
 # (STRONG_EVIDENCE and above), and of the whole-passage vector in the dense score;
 # chosen on the development questions (README, "Retrieval quality").
-BM25_LOW, BM25_HIGH = 0.05, 0.3
-WEAK_EVIDENCE, STRONG_EVIDENCE = 0.1, 0.3
+BM25_LOW, BM25_HIGH = 0.05, 0.25
+WEAK_EVIDENCE, STRONG_EVIDENCE = 0.1, 0.25
 PASSAGE_WEIGHT = 0.5
 # Candidates counted in the per-document facets.
 FACET_DEPTH = 50
