@@ -19,7 +19,17 @@ import numpy.typing as npt
 from iomqa.records import Signals
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("dense", "sentence", "bm25", "coverage", "missing", "agreement", "margin", "focus")
+FEATURES = (
+    "dense",
+    "sentence",
+    "bm25",
+    "coverage",
+    "missing",
+    "agreement",
+    "margin",
+    "focus",
+    "lead",
+)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,22 @@ def convex_fusion(
     return _explain(scores, bm25, dense)
 
 
+def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:
+    """BM25's share in the fusion for a question whose lexical evidence is `strength`.
+
+    `strength` is the best BM25 score over the question's total idf: near 0 when the
+    question shares few rare words with any passage (a paraphrase), 0.3 and more when a
+    passage holds most of its terms (a number, a name, the documents' own term).
+    Keyword scores are max-normalised before fusion, so the best keyword match counts as
+    fully as an exact one however weak it is; lowering BM25's share when the evidence is
+    weak lets the dense side decide. A linear ramp from `low` at `weak` to `high` at `strong`.
+    """
+    if strong <= weak:
+        raise ValueError("need weak < strong")
+    t = min(1.0, max(0.0, (strength - weak) / (strong - weak)))
+    return low + (high - low) * t
+
+
 def multi_granularity(
     passages: Sequence[tuple[int, float]],
     units: Sequence[tuple[int, float]],

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from index import dense
 from index.confidence import Calibration, coverage, default_calibration
 from index.dedup import group
-from index.fusion import Fused, convex_fusion, multi_granularity
+from index.fusion import Fused, bm25_share, convex_fusion, multi_granularity
 from index.generations import current_generation
 from index.highlight import best_sentences, matched_terms
 from index.keyword import KEYWORD_DIR, KeywordIndex, query_tokens, tokenize
@@ -33,9 +33,12 @@ from iomqa.records import (
 
 # Each retriever hands this many candidates (at least) to the fusion.
 CANDIDATES = 100
-# Share of BM25 in the fused score, and of the whole-passage vector in the dense score;
+# Share of BM25 in the fused score, from BM25_LOW for questions with weak keyword evidence
+# (best BM25 score / the question's idf of at most WEAK_EVIDENCE) to BM25_HIGH for strong
+# (STRONG_EVIDENCE and above), and of the whole-passage vector in the dense score;
 # chosen on the development questions (README, "Retrieval quality").
-BM25_WEIGHT = 0.25
+BM25_LOW, BM25_HIGH = 0.05, 0.25
+WEAK_EVIDENCE, STRONG_EVIDENCE = 0.1, 0.25
 PASSAGE_WEIGHT = 0.5
 # Candidates counted in the per-document facets.
 FACET_DEPTH = 50
@@ -171,7 +174,15 @@ class Searcher:
             mask[allowed] = True
         kw_rows, kw_scores = self._keyword.search(question, depth, mask)
         bm25_hits = [(int(r), float(s)) for r, s in zip(kw_rows, kw_scores, strict=True)]
-        fused = convex_fusion(bm25_hits, dense_hits, alpha=BM25_WEIGHT)
+        idf = self._keyword.idf(query_tokens(question))
+        alpha = bm25_share(
+            bm25_hits[0][1] / sum(idf) if bm25_hits else 0.0,
+            low=BM25_LOW,
+            high=BM25_HIGH,
+            weak=WEAK_EVIDENCE,
+            strong=STRONG_EVIDENCE,
+        )
+        fused = convex_fusion(bm25_hits, dense_hits, alpha=alpha)
 
         candidates = fused[: max(FACET_DEPTH, 3 * k)]
         passages = self._store.passages_by_rows([f.row for f in candidates])
@@ -255,6 +266,7 @@ class Searcher:
         top_dense = {row for row, _ in dense_hits[:5]}
         return Signals(
             focus=focus,
+            lead=hits[0].score - hits[min(4, len(hits) - 1)].score if hits else 0.0,
             agreement=len(top_bm25 & top_dense) / 5,
             margin=dense_hits[0][1] - dense_hits[min(4, len(dense_hits) - 1)][1]
             if dense_hits

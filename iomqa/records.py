@@ -172,6 +172,7 @@ class Signals:
     agreement: float  # share of the top 5 passages that keyword and dense search agree on
     margin: float  # how far the best dense score stands above the fifth
     focus: float  # idf-weighted share of query terms found together in one sentence
+    lead: float  # how far the best fused score stands above the fifth
 
 
 @dataclass(frozen=True)

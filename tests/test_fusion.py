@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from index.fusion import RRF_K, convex_fusion, multi_granularity, reciprocal_rank_fusion
+from index.fusion import (
+    RRF_K,
+    bm25_share,
+    convex_fusion,
+    multi_granularity,
+    reciprocal_rank_fusion,
+)
 
 
 def test_rrf_adds_reciprocal_ranks_and_explains_each_result() -> None:
@@ -52,3 +58,19 @@ def test_multi_granularity_adds_the_best_sentence() -> None:
         )
     )
     assert combined == pytest.approx({0: 0.65, 1: 0.5})
+
+
+def share(strength: float) -> float:
+    return bm25_share(strength, low=0.05, high=0.3, weak=0.1, strong=0.3)
+
+
+def test_bm25_share_ramps_with_keyword_evidence() -> None:
+    assert share(0.0) == share(0.1) == pytest.approx(0.05)
+    assert share(0.2) == pytest.approx(0.175)
+    assert share(0.3) == share(2.0) == pytest.approx(0.3)
+    assert share(0.12) < share(0.15) < share(0.25)
+
+
+def test_bm25_share_needs_an_ordered_ramp() -> None:
+    with pytest.raises(ValueError):
+        bm25_share(0.2, low=0.05, high=0.3, weak=0.3, strong=0.3)

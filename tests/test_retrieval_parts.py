@@ -104,6 +104,7 @@ def signals(value: float) -> Signals:
         agreement=value,
         margin=value / 10,
         focus=value,
+        lead=value / 10,
     )
 
 
