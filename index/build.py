@@ -36,7 +36,7 @@ from ingest.corpus import CorpusFile, assign_doc_ids, scan
 from ingest.embed import Embedder, LazyEmbedder, Vectors
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
-from ingest.pipeline import process
+from ingest.pipeline import TEXT_VERSION, process
 from iomqa.errors import DocumentError, IomqaError
 from iomqa.records import Document, Passage
 from iomqa.settings import Settings
@@ -158,7 +158,10 @@ def _previous(config: BuildConfig, embedder: Embedder) -> _Previous | None:
     try:
         manifest = read_manifest(generation)
         if manifest.model != embedder.name or manifest.chunking != _chunking(config):
-            log.warning("model or passage sizes changed since %s: rebuilding everything", version)
+            log.warning(
+                "model, passage sizes or text processing changed since %s: rebuilding everything",
+                version,
+            )
             return None
         return _Previous(manifest, store.Store(generation / store.STORE_NAME))
     except (IomqaError, OSError, ValueError) as exc:
@@ -171,6 +174,7 @@ def _chunking(config: BuildConfig) -> dict[str, int]:
         "max_chars": config.chunking.max_chars,
         "target_chars": config.chunking.target_chars,
         "min_chars": config.chunking.min_chars,
+        "text_version": TEXT_VERSION,
     }
 
 

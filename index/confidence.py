@@ -29,6 +29,7 @@ FEATURES = (
     "margin",
     "focus",
     "lead",
+    "unknown_name",
 )
 
 

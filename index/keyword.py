@@ -167,6 +167,19 @@ def top_k(
     return order.astype(np.int64), scores[order].astype(np.float32)
 
 
+_NAME = re.compile(r"[\w-]+")
+
+
+def name_words(question: str) -> list[str]:
+    """Words that name something: capitalised after the first word, or holding a digit.
+
+    Questions the documents cannot answer tend to name what the documents never mention
+    ("the Rabat Process", "H-2A visas"); paraphrased questions avoid names.
+    """
+    found = _NAME.findall(question)
+    return [w for w in found[1:] if w[0].isupper() or any(c.isdigit() for c in w)]
+
+
 class KeywordIndex:
     def __init__(self, retriever: bm25s.BM25) -> None:
         self._retriever = retriever
@@ -204,6 +217,9 @@ class KeywordIndex:
         ids = self._retriever.get_tokens_ids(tokens)
         scores = self._retriever.get_scores_from_ids(ids, weight_mask=mask)
         return top_k(np.asarray(scores, dtype=np.float32), k)
+
+    def knows(self, token: str) -> bool:
+        return token in self._vocab
 
     @property
     def max_idf(self) -> float:

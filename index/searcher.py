@@ -14,7 +14,7 @@ from index.dedup import group
 from index.fusion import Fused, bm25_share, convex_fusion, multi_granularity
 from index.generations import current_generation
 from index.highlight import best_sentences, matched_terms
-from index.keyword import KEYWORD_DIR, KeywordIndex, query_tokens, tokenize
+from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
@@ -264,7 +264,11 @@ class Searcher:
                 focus = max(focus, coverage(idf, [t in words_here for t in terms]))
         top_bm25 = {row for row, _ in bm25_hits[:5]}
         top_dense = {row for row, _ in dense_hits[:5]}
+        unknown = [
+            t for w in name_words(question) for t in tokenize(w) if not self._keyword.knows(t)
+        ]
         return Signals(
+            unknown_name=1.0 if unknown else 0.0,
             focus=focus,
             lead=hits[0].score - hits[min(4, len(hits) - 1)].score if hits else 0.0,
             agreement=len(top_bm25 & top_dense) / 5,

@@ -13,6 +13,11 @@ from ingest.sections import assemble
 from iomqa.errors import DocumentError
 from iomqa.records import Document, LoadedDocument, Passage
 
+# Bumped whenever loading, cleaning, sectioning or chunking changes the passages an
+# unchanged file yields; an index built by another version is rebuilt, not patched.
+# 2: agenda session titles ("PANEL 3: ...") are headings.
+TEXT_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Processed:

@@ -29,6 +29,11 @@ _QUESTION = re.compile(r"^Q\d{1,2}\.\s+\S")
 _DOT_LEADER = re.compile(r"\.{4,}|…{2,}")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
 _BOLD_ONLY = re.compile(r"^\*\*[^*]+\*\*$")
+# An agenda's session titles, often after their time slot in a table row:
+# "11:30 – 13:00 New York Time | PANEL 5: Building resilient and peaceful cities".
+_AGENDA_ITEM = re.compile(
+    r"^(?:[^|]{1,60}\|\s*)?(?:PANEL|SESSION|Panel|Session)\s+\d{1,2}\s*:\s*\S"
+)
 _ANNEX = re.compile(
     r"^(?:ANNEX|Annex|APPENDIX|Appendix)(?:\s+[0-9IVXA-H]{1,4})?\s*(?:[:.–-]\s*\S.*)?$"
 )
@@ -134,6 +139,7 @@ def _mark_numbered_headings(lines: list[Line]) -> list[Line]:
     are top-level headings.
     """
     depths = [_numbered_depth(line.text) for line in lines]
+    agenda = [bool(_AGENDA_ITEM.match(line.text)) for line in lines]
     base = 0  # level of the last unnumbered heading
     last_top = 0  # number of the last accepted top-level numbered heading
     marked: list[Line] = []
@@ -152,6 +158,17 @@ def _mark_numbered_headings(lines: list[Line]) -> list[Line]:
             and " | " not in line.text
         ):
             level = base = 1
+        elif (
+            level is None
+            and depth is None
+            and agenda[i]
+            and len(line.text) <= MAX_HEADING_CHARS
+            and not (i > 0 and agenda[i - 1])
+            and not (i + 1 < len(lines) and agenda[i + 1])
+        ):
+            # A session title opening its own part (a run of them is an overview list),
+            # below the annex or proceedings heading it sits in, which stays the base.
+            level = base + 1
         elif depth is not None and (level is not None or _numbered_heading_depth(line.text)):
             in_list = (i > 0 and depths[i - 1] == depth) or (
                 i + 1 < len(lines) and depths[i + 1] == depth

@@ -173,6 +173,7 @@ class Signals:
     margin: float  # how far the best dense score stands above the fifth
     focus: float  # idf-weighted share of query terms found together in one sentence
     lead: float  # how far the best fused score stands above the fifth
+    unknown_name: float  # 1 when the question names something no document mentions
 
 
 @dataclass(frozen=True)

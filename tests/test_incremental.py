@@ -107,6 +107,18 @@ def test_model_change_rebuilds_everything(small_index: Settings) -> None:
     assert report.published and report.embedded == sum(d.passages for d in report.documents)
 
 
+def test_a_new_text_version_reparses_unchanged_files(
+    small_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.build
+
+    assert build(small_index).up_to_date
+    monkeypatch.setattr(index.build, "TEXT_VERSION", index.build.TEXT_VERSION + 1)
+    report = build(small_index)
+    assert report.published and sorted(report.changed + report.added) == ["alpha.md", "beta.txt"]
+    assert build(small_index).up_to_date
+
+
 def test_a_second_ingest_fails_clearly_or_waits(small_index: Settings) -> None:
     (small_index.corpus_dir / "gamma.md").write_text(GAMMA)
     config = BuildConfig(corpus_dir=small_index.corpus_dir, index_dir=small_index.index_dir)

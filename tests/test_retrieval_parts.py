@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from index.confidence import FEATURES, Calibration, coverage, fit
 from index.dedup import group, near_duplicate, shingles
 from index.highlight import best_sentences, matched_terms
-from index.keyword import KeywordIndex, query_tokens, tokenize, top_k
+from index.keyword import KeywordIndex, name_words, query_tokens, tokenize, top_k
 from iomqa.evaluation.metrics import auroc
 from iomqa.records import Signals
 
@@ -89,6 +89,17 @@ def test_short_passages_are_not_swallowed_by_containment() -> None:
     assert not near_duplicate(shingles(short), shingles(long))
 
 
+def test_name_words_are_capitalised_or_numbered_but_not_the_question_word() -> None:
+    assert name_words("What is the Rabat Process and who takes part?") == ["Rabat", "Process"]
+    assert name_words("How many H-2A visas were issued under Convention No. 189?") == [
+        "H-2A",
+        "Convention",
+        "No",
+        "189",
+    ]
+    assert name_words("Which country left migrants behind?") == []
+
+
 def test_coverage_weights_terms_by_idf() -> None:
     assert coverage([1.0, 3.0], [False, True]) == 0.75
     assert coverage([], []) == 0.0
@@ -105,6 +116,7 @@ def signals(value: float) -> Signals:
         margin=value / 10,
         focus=value,
         lead=value / 10,
+        unknown_name=0.0 if value > 0.5 else 1.0,
     )
 
 

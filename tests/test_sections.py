@@ -39,6 +39,23 @@ def test_questionnaire_items_and_annexes_are_top_level() -> None:
     assert headings(text) == [(1, "Q1. What changed?"), (1, "ANNEX 1: PARTICIPATION")]
 
 
+def test_agenda_sessions_open_parts_but_an_overview_list_of_them_does_not() -> None:
+    text = (
+        "ANNEX 1: PROGRAMME\n\n"
+        "The panels were:\n\nPanel 1: Data for action\n\nPanel 2: Diasporas\n\n"
+        "Details of each follow.\n\n"
+        "11:30 – 13:00 New York Time\tPANEL 1: Data for action\n\n"
+        "Keynote speaker: a Minister.\n\n"
+        "PANEL 2: Diasporas as development agents\n\nModerator: a Director.\n\n"
+        "Panel 3 was cancelled: no speakers could travel.\n"
+    )
+    assert headings(text) == [
+        (1, "ANNEX 1: PROGRAMME"),
+        (2, "11:30 – 13:00 New York Time | PANEL 1: Data for action"),
+        (2, "PANEL 2: Diasporas as development agents"),
+    ]
+
+
 def test_bold_heading_over_several_lines_is_one_heading() -> None:
     assert headings("**8. Effectively connect\nrecovering with\ngreening**\n\nBody.") == [
         (1, "8. Effectively connect recovering with greening")
