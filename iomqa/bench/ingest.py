@@ -15,6 +15,9 @@ from ingest.chunk import sentence_spans
 from ingest.embed import LazyEmbedder, make_embedder
 from iomqa.settings import Settings
 
+SWEEP_BATCH_SIZES = (8, 16, 32, 64)
+SWEEP_TEXTS = 800
+
 
 class _Clock:
     """Records when each build stage was first and last heard of."""
@@ -58,6 +61,13 @@ def run(settings: Settings, added_report: Path) -> dict[str, Any]:
         started = time.perf_counter()
         model.encode(texts, batch_size=config.batch_size)
         bare = time.perf_counter() - started
+        # The batch size IOMQA_EMBED_BATCH_SIZE defaults to, chosen from this sweep.
+        sample = texts[:SWEEP_TEXTS]
+        sweep = {}
+        for size in SWEEP_BATCH_SIZES:
+            started = time.perf_counter()
+            model.encode(sample, batch_size=size)
+            sweep[str(size)] = len(sample) / (time.perf_counter() - started)
         pages = sum(d.pages for d in report.documents)
 
         started = time.perf_counter()
@@ -78,6 +88,8 @@ def run(settings: Settings, added_report: Path) -> dict[str, Any]:
             "write_verify_publish_s": cold - embed_end,
             "bare_encode_s": bare,
             "cold_over_bare_encode": cold / bare,
+            "batch_size": config.batch_size,
+            "texts_per_s_by_batch_size": sweep,
             "pages_per_s": pages / cold if pages else None,
             "passages_per_s": report.passages / cold,
             "noop_s": noop_s,

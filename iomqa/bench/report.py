@@ -62,6 +62,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"| of which writing, verifying, publishing | {i['write_verify_publish_s']:.1f} s |",
             f"| bare encode of the same texts | {i['bare_encode_s']:.1f} s |",
             f"| cold build / bare encode | {i['cold_over_bare_encode']:.2f} |",
+            f"| embedding batch size (`IOMQA_EMBED_BATCH_SIZE`) | {i.get('batch_size', '')} |",
+            "| bare encode texts/s by batch size (first 800 texts) | "
+            + ", ".join(
+                f"{size}: {rate:.0f}"
+                for size, rate in i.get("texts_per_s_by_batch_size", {}).items()
+            )
+            + " |",
             f"| passages/s (cold) | {i['passages_per_s']:.1f} |",
             f"| no-op re-ingest | {i['noop_s']:.2f} s ({i['noop_embedded']} embedded) |",
             f"| one added report ({i['added_report']}, {i['added_passages']} passages) "
