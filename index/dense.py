@@ -1,32 +1,245 @@
-"""Dense vectors -> FAISS index (exact inner product over unit vectors = cosine)."""
+"""Dense vectors -> FAISS index over unit vectors (inner product = cosine).
+
+Small corpora get exact search. Above a configurable size the index becomes an inverted
+file (IVF): passages keep full vectors (IVF-Flat), sentences, about five per passage,
+keep product-quantised codes (IVF-PQ) so that both fit the memory budget at a million
+passages (docs/benchmarks.md). The index kind and its parameters are recorded in the
+manifest and checked on load.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from ingest.embed import Vectors
+from iomqa.errors import IndexCorrupt
 
 DENSE_NAME = "dense.faiss"
 UNITS_NAME = "sentences.faiss"
 
+FLAT = "flat"
+IVF_FLAT = "ivf_flat"
+IVF_PQ = "ivf_pq"
+KINDS = (FLAT, IVF_FLAT, IVF_PQ)
 
-def build(vectors: Vectors) -> faiss.Index:
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+# Vectors handed to FAISS at once: bounds the float32 copies made of a memory map.
+CHUNK = 50_000
+# k-means wants at least this many training points per list (FAISS warns below 39).
+POINTS_PER_LIST = 40
+MAX_TRAINING = 200_000
+# nprobe candidates tried at build time, smallest first.
+NPROBES = (4, 8, 16, 32, 64, 128, 256)
+# A filter admitting this few rows is searched exactly over reconstructed vectors.
+EXACT_FILTER_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class DenseSpec:
+    """How one vector index is laid out; what the manifest records for it."""
+
+    kind: str = FLAT
+    nlist: int = 0
+    nprobe: int = 0
+    pq_m: int = 0  # sub-quantisers (bytes per vector) for IVF-PQ
+    pq_bits: int = 0
+    recall_at_10: float | None = None  # measured against exact at build time
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DenseSpec:
+        """Generations written before the approximate index have no entry: flat."""
+        if not data:
+            return cls()
+        try:
+            spec = cls(**data)
+        except TypeError as exc:
+            raise IndexCorrupt(f"dense index entry is not valid: {exc}") from exc
+        if spec.kind not in KINDS:
+            raise IndexCorrupt(f"unknown dense index kind {spec.kind!r}")
+        return spec
+
+
+def plan(n: int, dimension: int, *, approximate: bool, compact: bool) -> DenseSpec:
+    """The layout for n vectors. Pure.
+
+    nlist = 4·√n (the FAISS guideline for up to a few million vectors), capped so that
+    every list gets enough training points; PQ with one byte per four dimensions, fewer
+    bits when there are too few vectors to train 256 centroids per sub-quantiser.
+    """
+    if not approximate or n == 0:
+        return DenseSpec()
+    nlist = max(1, min(int(4 * math.sqrt(n)), n // POINTS_PER_LIST))
+    if not compact:
+        return DenseSpec(IVF_FLAT, nlist=nlist, nprobe=min(nlist, 32))
+    m = dimension // 4 if dimension % 4 == 0 else dimension
+    bits = max(1, min(8, int(math.log2(max(2, n // POINTS_PER_LIST)))))
+    return DenseSpec(IVF_PQ, nlist=nlist, nprobe=min(nlist, 32), pq_m=m, pq_bits=bits)
+
+
+def _chunks(vectors: Vectors) -> Iterator[npt.NDArray[np.float32]]:
+    for start in range(0, len(vectors), CHUNK):
+        yield np.ascontiguousarray(vectors[start : start + CHUNK], dtype=np.float32)
+
+
+def _empty(spec: DenseSpec, dimension: int) -> faiss.Index:
+    if spec.kind == FLAT:
+        return faiss.IndexFlatIP(dimension)
+    # The factory gives an index that owns its coarse quantiser.
+    codes = "Flat" if spec.kind == IVF_FLAT else f"PQ{spec.pq_m}x{spec.pq_bits}"
+    return faiss.index_factory(dimension, f"IVF{spec.nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
+
+
+def _sample(n: int, size: int, seed: int = 1) -> npt.NDArray[np.int64]:
+    rows = np.random.default_rng(seed).choice(n, min(n, size), replace=False)
+    return np.sort(rows)  # in file order: one pass over a memory map
+
+
+def build(vectors: Vectors, spec: DenseSpec | None = None) -> faiss.Index:
+    """An index over `vectors` (an array or a memory map, read in chunks)."""
+    spec = spec or DenseSpec()
+    dimension = vectors.shape[1]
+    index = _empty(spec, dimension)
+    if spec.kind != FLAT and len(vectors):
+        need = max(spec.nlist, 2**spec.pq_bits) * POINTS_PER_LIST
+        training = vectors[_sample(len(vectors), min(MAX_TRAINING, need))]
+        index.train(np.ascontiguousarray(training, dtype=np.float32))
+        ivf = faiss.extract_index_ivf(index)
+        # Highlights and filtered searches reconstruct vectors by row.
+        ivf.make_direct_map()
+        ivf.nprobe = spec.nprobe
+    for chunk in _chunks(vectors):
+        index.add(chunk)
     return index
+
+
+def exact_top(vectors: Vectors, queries: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """Row ids of the k best vectors for each query, by brute force over chunks."""
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(vectors), CHUNK):
+        chunk = np.ascontiguousarray(vectors[start : start + CHUNK], dtype=np.float32)
+        scores = np.concatenate([best_scores, queries @ chunk.T], axis=1)
+        rows = np.concatenate(
+            [
+                best_rows,
+                np.broadcast_to(
+                    np.arange(start, start + len(chunk)), scores[:, -len(chunk) :].shape
+                ),
+            ],
+            axis=1,
+        )
+        keep = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best_scores = np.take_along_axis(scores, keep, axis=1)
+        best_rows = np.take_along_axis(rows, keep, axis=1)
+    return best_rows
+
+
+def recall_at(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> float:
+    """Mean share of each exact top list that the approximate list also holds. Pure."""
+    if len(truth) == 0:
+        return 1.0
+    return float(
+        np.mean(
+            [
+                len(set(f[f >= 0].tolist()) & set(t.tolist())) / max(1, len(t))
+                for f, t in zip(found, truth, strict=True)
+            ]
+        )
+    )
+
+
+def tune(
+    index: faiss.Index, vectors: Vectors, spec: DenseSpec, target: float, samples: int = 100
+) -> DenseSpec:
+    """The smallest nprobe reaching recall@10 `target` against exact search.
+
+    Queries are stored vectors with noise added, so that they fall between clusters as
+    questions do. A quantised index that never reaches the target gets the nprobe past
+    which recall stops improving.
+    """
+    if spec.kind == FLAT or len(vectors) == 0:
+        return spec
+    rng = np.random.default_rng(3)
+    rows = _sample(len(vectors), samples, seed=2)
+    queries = np.asarray(vectors[rows], dtype=np.float32)
+    queries = queries + rng.standard_normal(queries.shape).astype(np.float32) / np.sqrt(
+        queries.shape[1]
+    )
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    k = min(10, len(vectors))
+    truth = exact_top(vectors, queries, k)
+    ivf = faiss.extract_index_ivf(index)
+    chosen, best = spec.nlist, -1.0
+    for nprobe in [p for p in NPROBES if p < spec.nlist]:
+        ivf.nprobe = nprobe
+        _, found = index.search(queries, k)
+        recall = recall_at(found, truth)
+        if recall >= target:
+            chosen, best = nprobe, recall
+            break
+        if recall <= best + 0.002:  # converged below target: more probes buy nothing
+            break
+        chosen, best = nprobe, recall
+    else:
+        ivf.nprobe = spec.nlist
+        _, found = index.search(queries, k)
+        chosen, best = spec.nlist, recall_at(found, truth)
+    ivf.nprobe = chosen
+    return DenseSpec(**{**spec.to_dict(), "nprobe": chosen, "recall_at_10": round(best, 4)})
 
 
 def save(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
+def describe(index: faiss.Index) -> DenseSpec:
+    """The layout of a loaded index, to compare with what the manifest says."""
+    if isinstance(index, faiss.IndexFlat):
+        return DenseSpec()
+    if isinstance(index, faiss.IndexIVFPQ):
+        return DenseSpec(IVF_PQ, nlist=index.nlist, pq_m=index.pq.M, pq_bits=index.pq.nbits)
+    if isinstance(index, faiss.IndexIVFFlat):
+        return DenseSpec(IVF_FLAT, nlist=index.nlist)
+    return DenseSpec(kind=type(index).__name__)
+
+
+def load(path: Path, spec: DenseSpec | None = None) -> faiss.Index:
+    """Read an index, refusing one whose layout is not what the manifest recorded."""
+    spec = spec or DenseSpec()
+    index = faiss.read_index(str(path))  # already of its concrete class
+    found = describe(index)
+    expected = DenseSpec(spec.kind, spec.nlist, 0, spec.pq_m, spec.pq_bits)
+    if found != expected:
+        raise IndexCorrupt(f"{path.name}: index is {found}, the manifest says {expected}")
+    if spec.kind != FLAT:
+        faiss.extract_index_ivf(index).nprobe = spec.nprobe
+    return index
+
+
+def filtered_nprobe(nprobe: int, nlist: int, total: int, admitted: int) -> int:
+    """Probes needed to visit as many admitted vectors as an unfiltered search would. Pure."""
+    if admitted >= total or admitted == 0:
+        return nprobe
+    return min(nlist, math.ceil(nprobe * total / admitted))
+
+
+def _exact_among(
+    index: faiss.Index, query: Vectors, k: int, allowed: npt.NDArray[np.int64]
+) -> list[tuple[int, float]]:
+    vectors = index.reconstruct_batch(allowed)
+    scores = vectors @ query.reshape(-1)
+    top = np.argsort(-scores, kind="stable")[:k]
+    return [(int(allowed[i]), float(scores[i])) for i in top]
 
 
 def search(
@@ -42,10 +255,19 @@ def search(
     if index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
         return []
     k = max(1, min(k, index.ntotal if allowed is None else len(allowed)))
-    params = None
-    if allowed is not None:
+    params: faiss.SearchParameters | None = None
+    if isinstance(index, faiss.IndexIVF):
+        if allowed is not None and len(allowed) <= EXACT_FILTER_ROWS:
+            return _exact_among(index, query, k, allowed)
+        ivf_params = faiss.SearchParametersIVF()
+        admitted = index.ntotal if allowed is None else len(allowed)
+        ivf_params.nprobe = filtered_nprobe(index.nprobe, index.nlist, index.ntotal, admitted)
+        params = ivf_params
+    elif allowed is not None:
         params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBatch(allowed)
+    selector = None if allowed is None else faiss.IDSelectorBatch(allowed)
+    if params is not None and selector is not None:
+        params.sel = selector
     scores, ids = index.search(
         np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params
     )
