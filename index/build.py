@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from index import dense, store
 from index.embedcache import CACHE_NAME, EmbeddingCache
 from index.generations import (
@@ -33,9 +31,10 @@ from index.generations import (
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.searcher import Searcher
+from index.vectorfile import Rows, VectorFile
 from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
-from ingest.embed import Embedder, LazyEmbedder, Vectors
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
 from ingest.pipeline import process
@@ -51,7 +50,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # codes are quantised, so their recall levels off lower; tuning stops there.
 PASSAGE_RECALL = 0.97
 SENTENCE_RECALL = 0.95
-SCRATCH_NAME = "vectors.scratch.npy"
+SCRATCH_NAME = "vectors.scratch"
 
 # Failures that depend on limits or installed packages rather than on the file itself:
 # tried again on every ingest instead of being carried forward.
@@ -306,13 +305,9 @@ def _build(
 
     staging = new_staging(config.index_dir)
     try:
-        # Vectors stream to a memory map in the staging folder, removed before publishing.
-        scratch = staging / SCRATCH_NAME
-        everything = np.lib.format.open_memmap(
-            scratch,
-            mode="w+",
-            dtype=np.float32,
-            shape=(len(texts) + len(unit_texts), embedder.dimension),
+        # Vectors stream to a file in the staging folder, removed before publishing.
+        everything = VectorFile.create(
+            staging / SCRATCH_NAME, len(texts) + len(unit_texts), embedder.dimension
         )
         cache = EmbeddingCache(config.index_dir / CACHE_NAME)
         try:
@@ -334,16 +329,15 @@ def _build(
                 documents=documents,
                 passages=passages,
                 texts=texts,
-                vectors=everything[: len(texts)],
+                vectors=everything.window(0, len(texts)),
                 units=units,
-                unit_vectors=everything[len(texts) :],
+                unit_vectors=everything.window(len(texts), len(everything)),
                 corpus=corpus,
                 failed=failed,
                 chunking=_chunking(config),
             ),
             config.ann_min_passages,
         )
-        del everything
         publish_verified(config.index_dir, staging, version, embedder)
     except BaseException:
         discard(staging)
@@ -385,9 +379,9 @@ class GenerationInput:
     documents: Sequence[Document]
     passages: Iterable[Passage]
     texts: Iterable[str]
-    vectors: Vectors
+    vectors: Rows
     units: Iterable[tuple[int, int, int]]
-    unit_vectors: Vectors
+    unit_vectors: Rows
     corpus: dict[str, dict[str, str]]
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
     chunking: dict[str, int] = field(default_factory=dict)

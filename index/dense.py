@@ -19,6 +19,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from index.vectorfile import Rows, read_rows, take_rows
 from ingest.embed import Vectors
 from iomqa.errors import IndexCorrupt
 
@@ -86,9 +87,9 @@ def plan(n: int, dimension: int, *, approximate: bool, compact: bool) -> DenseSp
     return DenseSpec(IVF_PQ, nlist=nlist, nprobe=min(nlist, 32), pq_m=m, pq_bits=bits)
 
 
-def _chunks(vectors: Vectors) -> Iterator[npt.NDArray[np.float32]]:
+def _chunks(vectors: Rows) -> Iterator[npt.NDArray[np.float32]]:
     for start in range(0, len(vectors), CHUNK):
-        yield np.ascontiguousarray(vectors[start : start + CHUNK], dtype=np.float32)
+        yield read_rows(vectors, start, start + CHUNK)
 
 
 def _empty(spec: DenseSpec, dimension: int) -> faiss.Index:
@@ -104,15 +105,14 @@ def _sample(n: int, size: int, seed: int = 1) -> npt.NDArray[np.int64]:
     return np.sort(rows)  # in file order: one pass over a memory map
 
 
-def build(vectors: Vectors, spec: DenseSpec | None = None) -> faiss.Index:
-    """An index over `vectors` (an array or a memory map, read in chunks)."""
+def build(vectors: Rows, spec: DenseSpec | None = None) -> faiss.Index:
+    """An index over `vectors` (an array or a file, read in chunks)."""
     spec = spec or DenseSpec()
     dimension = vectors.shape[1]
     index = _empty(spec, dimension)
     if spec.kind != FLAT and len(vectors):
         need = max(spec.nlist, 2**spec.pq_bits) * POINTS_PER_LIST
-        training = vectors[_sample(len(vectors), min(MAX_TRAINING, need))]
-        index.train(np.ascontiguousarray(training, dtype=np.float32))
+        index.train(take_rows(vectors, _sample(len(vectors), min(MAX_TRAINING, need))))
         ivf = faiss.extract_index_ivf(index)
         # Highlights and filtered searches reconstruct vectors by row.
         ivf.make_direct_map()
@@ -122,26 +122,22 @@ def build(vectors: Vectors, spec: DenseSpec | None = None) -> faiss.Index:
     return index
 
 
-def exact_top(vectors: Vectors, queries: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
-    """Row ids of the k best vectors for each query, by brute force over chunks."""
+def exact_top(
+    vectors: Rows, queries: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Row ids and scores of the k best vectors for each query, best first, by brute
+    force over chunks."""
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(vectors), CHUNK):
-        chunk = np.ascontiguousarray(vectors[start : start + CHUNK], dtype=np.float32)
+    for start, chunk in zip(range(0, len(vectors), CHUNK), _chunks(vectors), strict=True):
         scores = np.concatenate([best_scores, queries @ chunk.T], axis=1)
-        rows = np.concatenate(
-            [
-                best_rows,
-                np.broadcast_to(
-                    np.arange(start, start + len(chunk)), scores[:, -len(chunk) :].shape
-                ),
-            ],
-            axis=1,
-        )
-        keep = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        here = np.broadcast_to(np.arange(start, start + len(chunk)), (len(queries), len(chunk)))
+        rows = np.concatenate([best_rows, here], axis=1)
+        keep = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
         best_scores = np.take_along_axis(scores, keep, axis=1)
         best_rows = np.take_along_axis(rows, keep, axis=1)
-    return best_rows
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    return np.take_along_axis(best_rows, order, 1), np.take_along_axis(best_scores, order, 1)
 
 
 def recall_at(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> float:
@@ -159,7 +155,7 @@ def recall_at(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> flo
 
 
 def tune(
-    index: faiss.Index, vectors: Vectors, spec: DenseSpec, target: float, samples: int = 100
+    index: faiss.Index, vectors: Rows, spec: DenseSpec, target: float, samples: int = 100
 ) -> DenseSpec:
     """The smallest nprobe reaching recall@10 `target` against exact search.
 
@@ -171,13 +167,13 @@ def tune(
         return spec
     rng = np.random.default_rng(3)
     rows = _sample(len(vectors), samples, seed=2)
-    queries = np.asarray(vectors[rows], dtype=np.float32)
+    queries = take_rows(vectors, rows)
     queries = queries + rng.standard_normal(queries.shape).astype(np.float32) / np.sqrt(
         queries.shape[1]
     )
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     k = min(10, len(vectors))
-    truth = exact_top(vectors, queries, k)
+    truth, _ = exact_top(vectors, queries, k)
     ivf = faiss.extract_index_ivf(index)
     chosen, best = spec.nlist, -1.0
     for nprobe in [p for p in NPROBES if p < spec.nlist]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from index.vectorfile import Rows, put_rows, write_rows
 from ingest.embed import Embedder, Vectors
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,13 @@ class EmbeddingCache:
     def encode_into(
         self,
         texts: Sequence[str],
-        out: Vectors,
+        out: Rows,
         embedder: Embedder,
         batch_size: int,
         progress: Callable[[int, int], None] | None = None,
     ) -> npt.NDArray[np.bool_]:
-        """Write the vector of texts[i] to out[i] (an array or a memory map); return
-        which of them had to be computed.
+        """Write the vector of texts[i] to out[i] (an array or a file); return which of
+        them had to be computed.
 
         Vectors go to `out` batch by batch, so nothing holds all of them as Python
         objects: at a million passages that would be gigabytes.
@@ -86,13 +87,15 @@ class EmbeddingCache:
         for start in range(0, len(keys), _BATCH):
             part = keys[start : start + _BATCH]
             found = self._get(list(dict.fromkeys(part)))
-            for i, key in enumerate(part, start=start):
+            block = np.zeros((len(part), embedder.dimension), dtype=np.float32)
+            for i, key in enumerate(part):
                 blob = found.get(key)
                 if blob is None:
-                    waiting.setdefault(key, []).append(i)
-                    computed[i] = True
+                    waiting.setdefault(key, []).append(start + i)
+                    computed[start + i] = True
                 else:
-                    out[i] = np.frombuffer(blob, dtype=np.float32)
+                    block[i] = np.frombuffer(blob, dtype=np.float32)
+            write_rows(out, start, block)  # rows still waiting are filled below
         unique_missing = list(waiting)
         step = batch_size * 4
         for start in range(0, len(unique_missing), step):
@@ -107,7 +110,7 @@ class EmbeddingCache:
             )
             self._conn.commit()
             for key, vector in zip(part, fresh, strict=True):
-                out[waiting[key]] = vector
+                put_rows(out, waiting[key], vector)
         if progress:
             progress(len(unique_missing), len(unique_missing))
         return computed
