@@ -46,10 +46,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-# Recall@10 against exact search that build-time tuning of nprobe aims for. Sentence
-# codes are quantised, so their recall levels off lower; tuning stops there.
-PASSAGE_RECALL = 0.97
-SENTENCE_RECALL = 0.95
+# Recall@10 against exact search that build-time tuning of nprobe aims for; quantised
+# codes may level off below it, and tuning stops there.
+TARGET_RECALL = 0.97
 SCRATCH_NAME = "vectors.scratch"
 
 # Failures that depend on limits or installed packages rather than on the file itself:
@@ -397,13 +396,13 @@ def write_generation(staging: Path, given: GenerationInput, ann_min_passages: in
     approximate = n >= ann_min_passages
     store.write(staging / store.STORE_NAME, given.documents, given.passages, given.units)
     specs = {}
-    for name, file, vectors, compact, target in (
-        ("passages", dense.DENSE_NAME, given.vectors, False, PASSAGE_RECALL),
-        ("sentences", dense.UNITS_NAME, given.unit_vectors, True, SENTENCE_RECALL),
+    for name, file, vectors in (
+        ("passages", dense.DENSE_NAME, given.vectors),
+        ("sentences", dense.UNITS_NAME, given.unit_vectors),
     ):
-        spec = dense.plan(len(vectors), given.dimension, approximate=approximate, compact=compact)
+        spec = dense.plan(len(vectors), approximate=approximate)
         index = dense.build(vectors, spec)
-        specs[name] = dense.tune(index, vectors, spec, target).to_dict()
+        specs[name] = dense.tune(index, vectors, spec, TARGET_RECALL).to_dict()
         dense.save(index, staging / file)
         del index
     keyword = (
