@@ -97,7 +97,7 @@ def test_build_above_the_threshold_serves_ivf_indexes_with_filters(
     manifest = json.loads((generation / MANIFEST_NAME).read_text())
     manifest["dense"]["sentences"]["nlist"] += 1
     (generation / MANIFEST_NAME).write_text(json.dumps(manifest))
-    with pytest.raises(IndexCorrupt, match="sentences.faiss"):
+    with pytest.raises(IndexCorrupt, match=r"sentences\.faiss"):
         Searcher.open_current(settings.index_dir)
 
 
@@ -109,12 +109,13 @@ def test_corpus_below_the_threshold_stays_exact(small_corpus: Path, settings: Se
 
 
 def test_streaming_bm25_gives_the_scores_of_bm25s() -> None:
-    texts = [
+    lines = [
         line
         for path in sorted(CORPUS.glob("*.txt"))
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
-    ][:3000] + ["", "..."]
+    ]
+    texts = [*lines[:3000], "", "..."]
     reference = KeywordIndex.build(texts)
     streamed = KeywordIndex.build_streaming(iter(texts))
     assert streamed.size == reference.size == len(texts)
