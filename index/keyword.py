@@ -117,6 +117,8 @@ QUESTION_FRAME = frozenset(
 )
 _TOKEN = re.compile(r"\w+")
 K1, B = 1.2, 0.75
+# From this many passages queries are scored by keyword_stream.search, not bm25s.
+LARGE_CORPUS = 50_000
 EMPTY = "\u2205"  # the one token of a passage with no words, so every row is indexed
 
 
@@ -182,6 +184,9 @@ class KeywordIndex:
         if not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = max(1, min(k, self.size))
+        if self.size >= LARGE_CORPUS:
+            ids = [self._vocab[t] for t in tokens]
+            return keyword_stream.search(self._retriever, ids, k, allowed)
         mask = None if allowed is None else allowed.astype(np.float32)
         rows, scores = self._retriever.retrieve(
             [tokens], k=k, show_progress=False, n_threads=1, weight_mask=mask

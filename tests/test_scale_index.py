@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from index import dense
+from index import dense, keyword
 from index.build import BuildConfig, build_index
 from index.embedcache import EmbeddingCache
 from index.generations import GENERATIONS, current_version
@@ -144,3 +144,26 @@ def test_embedding_cache_streams_vectors_into_a_file(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.window(1, 4).read(0, 3), expected[1:], rtol=1e-6)
     np.testing.assert_allclose(again.take(np.array([3, 0])), expected[[3, 0]], rtol=1e-6)
     cache.close()
+
+
+def test_large_corpus_scoring_agrees_with_bm25s(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [
+        line
+        for path in sorted(CORPUS.glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    index = KeywordIndex.build(lines)
+    mask = np.zeros(index.size, dtype=bool)
+    mask[1::2] = True
+    for allowed in (None, mask):
+        for question in ["remittances during the pandemic", "Mayors Mechanism", "health"]:
+            expected_rows, expected = index.search(question, 30, allowed)
+            monkeypatch.setattr(keyword, "LARGE_CORPUS", 0)
+            rows, scores = index.search(question, 30, allowed)
+            monkeypatch.setattr(keyword, "LARGE_CORPUS", 10**9)
+            np.testing.assert_allclose(scores, expected, rtol=1e-5)
+            above_cut = expected > expected[-1] + 1e-5  # rows tied at the cut may differ
+            assert set(expected_rows[above_cut].tolist()) <= set(rows.tolist())
+            if allowed is not None:
+                assert allowed[rows].all()
