@@ -109,6 +109,7 @@ def scale_section(rows: list[dict[str, Any]]) -> list[str]:
         ("recall@10, end to end", "{end_to_end_recall_at_10:.3f}"),
         ("passage ANN p50 / p95 ms", "{ann_p50_ms:.2f} / {ann_p95_ms:.2f}"),
         ("BM25 p50 / p95 ms", "{bm25_p50_ms:.1f} / {bm25_p95_ms:.1f}"),
+        ("bare encode of one question p50 ms", "{encode_p50_ms:.1f}"),
         ("end to end with encode p50 / p95 ms", "{p50_ms:.1f} / {p95_ms:.1f}"),
         (
             "end to end without encode p50 / p95 ms",
