@@ -167,3 +167,16 @@ def test_large_corpus_scoring_agrees_with_bm25s(monkeypatch: pytest.MonkeyPatch)
             assert set(expected_rows[above_cut].tolist()) <= set(rows.tolist())
             if allowed is not None:
                 assert allowed[rows].all()
+
+
+def test_generation_written_before_the_dense_entry_loads_as_exact(
+    small_corpus: Path, settings: Settings
+) -> None:
+    generation = build_with_threshold(small_corpus, settings.index_dir, threshold=10_000)
+    manifest = json.loads((generation / MANIFEST_NAME).read_text())
+    del manifest["dense"]
+    (generation / MANIFEST_NAME).write_text(json.dumps(manifest))
+    searcher = Searcher.open_current(settings.index_dir)
+    assert searcher.manifest.dense == {}
+    assert searcher.search("remittances bonus on transfers", 3).hits
+    searcher.close()
