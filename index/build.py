@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +31,10 @@ from index.generations import (
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.searcher import Searcher
+from index.vectorfile import Rows, VectorFile
 from ingest.chunk import ChunkParams, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
-from ingest.embed import Embedder, LazyEmbedder, Vectors
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
 from ingest.pipeline import TEXT_VERSION, process
@@ -44,6 +45,11 @@ from iomqa.settings import Settings
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# Recall@10 against exact search that build-time tuning of nprobe aims for; quantised
+# codes may level off below it, and tuning stops there.
+TARGET_RECALL = 0.95
+SCRATCH_NAME = "vectors.scratch"
 
 # Failures that depend on limits or installed packages rather than on the file itself:
 # tried again on every ingest instead of being carried forward.
@@ -102,6 +108,7 @@ class BuildConfig:
     keep_generations: int = 3
     pdf: PdfLimits = field(default_factory=PdfLimits)
     rebuild: bool = False  # ignore the served generation and parse everything again
+    ann_min_passages: int = 50_000  # from this size on the dense indexes are approximate
 
     @classmethod
     def from_settings(cls, settings: Settings, *, rebuild: bool = False) -> BuildConfig:
@@ -112,6 +119,7 @@ class BuildConfig:
             batch_size=settings.embed_batch_size,
             keep_generations=settings.keep_generations,
             rebuild=rebuild,
+            ann_min_passages=settings.ann_min_passages,
             pdf=PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_max_pages),
         )
 
@@ -297,33 +305,41 @@ def _build(
         for start, end in sentence_spans(p.text, 0, len(p.text))
     ]
     unit_texts = [passages[row].text[start:end] for row, start, end in units]
-    cache = EmbeddingCache(config.index_dir / CACHE_NAME)
-    try:
-        everything, computed = cache.encode(
-            [*texts, *unit_texts],
-            embedder,
-            config.batch_size,
-            lambda done, total: progress("embed", done, total),
-        )
-    finally:
-        cache.close()
-    vectors, unit_vectors = everything[: len(texts)], everything[len(texts) :]
-    report.embedded = int(computed[: len(texts)].sum())  # passages; sentences ride along
 
     staging = new_staging(config.index_dir)
     try:
-        version = _write_generation(
+        # Vectors stream to a file in the staging folder, removed before publishing.
+        everything = VectorFile.create(
+            staging / SCRATCH_NAME, len(texts) + len(unit_texts), embedder.dimension
+        )
+        cache = EmbeddingCache(config.index_dir / CACHE_NAME)
+        try:
+            computed = cache.encode_into(
+                [*texts, *unit_texts],
+                everything,
+                embedder,
+                config.batch_size,
+                lambda done, total: progress("embed", done, total),
+            )
+        finally:
+            cache.close()
+        report.embedded = int(computed[: len(texts)].sum())  # passages; sentences ride along
+        version = write_generation(
             staging,
-            config,
-            embedder,
-            documents,
-            passages,
-            texts,
-            vectors,
-            units,
-            unit_vectors,
-            corpus,
-            failed,
+            GenerationInput(
+                model=embedder.name,
+                dimension=embedder.dimension,
+                documents=documents,
+                passages=passages,
+                texts=texts,
+                vectors=everything.window(0, len(texts)),
+                units=units,
+                unit_vectors=everything.window(len(texts), len(everything)),
+                corpus=corpus,
+                failed=failed,
+                chunking=_chunking(config),
+            ),
+            config.ann_min_passages,
         )
         publish_verified(config.index_dir, staging, version, embedder)
     except BaseException:
@@ -356,45 +372,83 @@ def _version(seed: str, now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{digest}"
 
 
-def _write_generation(
-    staging: Path,
-    config: BuildConfig,
-    embedder: Embedder,
-    documents: list[Document],
-    passages: list[Passage],
-    texts: list[str],
-    vectors: Vectors,
-    units: list[tuple[int, int, int]],
-    unit_vectors: Vectors,
-    corpus: dict[str, dict[str, str]],
-    failed: dict[str, dict[str, str]],
-) -> str:
-    store.write(staging / store.STORE_NAME, documents, passages, units)
-    dense.save(dense.build(vectors), staging / dense.DENSE_NAME)
-    dense.save(dense.build(unit_vectors), staging / dense.UNITS_NAME)
-    KeywordIndex.build(texts).save(staging / KEYWORD_DIR)
+@dataclass(frozen=True)
+class GenerationInput:
+    """Everything one generation is written from. Passages, texts and units are read
+    once, in row order; vectors may be memory maps."""
+
+    model: str
+    dimension: int
+    documents: Sequence[Document]
+    passages: Iterable[Passage]
+    texts: Iterable[str]
+    vectors: Rows
+    units: Iterable[tuple[int, int, int]]
+    unit_vectors: Rows
+    corpus: dict[str, dict[str, str]]
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
+    chunking: dict[str, int] = field(default_factory=dict)
+
+
+def write_generation(staging: Path, given: GenerationInput, ann_min_passages: int) -> str:
+    """Write store, dense and keyword indexes and the manifest; return the version.
+
+    From `ann_min_passages` passages on, the dense indexes are approximate with nprobe
+    tuned on the data (index/dense.py), and BM25 is built from a stream of texts.
+    """
+    n = len(given.vectors)
+    approximate = n >= ann_min_passages
+    store.write(staging / store.STORE_NAME, given.documents, given.passages, given.units)
+    specs = {}
+    for name, file, vectors in (
+        ("passages", dense.DENSE_NAME, given.vectors),
+        ("sentences", dense.UNITS_NAME, given.unit_vectors),
+    ):
+        spec = dense.plan(len(vectors), approximate=approximate)
+        index = dense.build(vectors, spec)
+        specs[name] = dense.tune(index, vectors, spec, TARGET_RECALL).to_dict()
+        dense.save(index, staging / file)
+        del index
+    keyword = (
+        KeywordIndex.build_streaming(given.texts)
+        if approximate
+        else KeywordIndex.build(list(given.texts))
+    )
+    keyword.save(staging / KEYWORD_DIR)
+    (staging / SCRATCH_NAME).unlink(missing_ok=True)
     files = {
         path.relative_to(staging).as_posix(): sha256_file(path)
         for path in sorted(staging.rglob("*"))
         if path.is_file()
     }
-    seed = "|".join(f"{s}:{c['fingerprint']}" for s, c in sorted(corpus.items())) + embedder.name
+    seed = (
+        "|".join(f"{s}:{c['fingerprint']}" for s, c in sorted(given.corpus.items())) + given.model
+    )
     now = datetime.now(UTC)
     version = _version(seed, now)
     manifest = Manifest(
         index_version=version,
         created_at=now.isoformat(timespec="seconds"),
-        model=embedder.name,
-        dimension=embedder.dimension,
-        documents=len(documents),
-        passages=len(passages),
-        corpus=corpus,
+        model=given.model,
+        dimension=given.dimension,
+        documents=len(given.documents),
+        passages=n,
+        corpus=given.corpus,
         files=files,
-        chunking=_chunking(config),
-        failed=failed,
+        chunking=given.chunking,
+        failed=given.failed,
+        dense=specs,
     )
     (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return version
 
 
-__all__ = ["BuildConfig", "BuildReport", "DocumentOutcome", "build_index", "publish_verified"]
+__all__ = [
+    "BuildConfig",
+    "BuildReport",
+    "DocumentOutcome",
+    "GenerationInput",
+    "build_index",
+    "publish_verified",
+    "write_generation",
+]

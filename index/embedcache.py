@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from index.vectorfile import Rows, put_rows, write_rows
 from ingest.embed import Embedder, Vectors
 
 log = logging.getLogger(__name__)
@@ -62,26 +63,54 @@ class EmbeddingCache:
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[Vectors, npt.NDArray[np.bool_]]:
         """Vectors for `texts` (in order), and which of them had to be computed."""
+        out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+        return out, self.encode_into(texts, out, embedder, batch_size, progress)
+
+    def encode_into(
+        self,
+        texts: Sequence[str],
+        out: Rows,
+        embedder: Embedder,
+        batch_size: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> npt.NDArray[np.bool_]:
+        """Write the vector of texts[i] to out[i] (an array or a file); return which of
+        them had to be computed.
+
+        Vectors go to `out` batch by batch, so nothing holds all of them as Python
+        objects: at a million passages that would be gigabytes.
+        """
         keys = [cache_key(embedder.name, t) for t in texts]
-        known = self._get(list(dict.fromkeys(keys)))
-        missing = [i for i, k in enumerate(keys) if k not in known]
-        unique_missing = list(dict.fromkeys(keys[i] for i in missing))
-        first_text = {keys[i]: texts[i] for i in reversed(missing)}
+        computed = np.zeros(len(texts), dtype=bool)
+        # key -> rows still waiting for it; cached keys are filled as they are read.
+        waiting: dict[str, list[int]] = {}
+        for start in range(0, len(keys), _BATCH):
+            part = keys[start : start + _BATCH]
+            found = self._get(list(dict.fromkeys(part)))
+            block = np.zeros((len(part), embedder.dimension), dtype=np.float32)
+            for i, key in enumerate(part):
+                blob = found.get(key)
+                if blob is None:
+                    waiting.setdefault(key, []).append(start + i)
+                    computed[start + i] = True
+                else:
+                    block[i] = np.frombuffer(blob, dtype=np.float32)
+            write_rows(out, start, block)  # rows still waiting are filled below
+        unique_missing = list(waiting)
         step = batch_size * 4
         for start in range(0, len(unique_missing), step):
             if progress:
                 progress(start, len(unique_missing))
             part = unique_missing[start : start + step]
-            fresh = embedder.encode([first_text[k] for k in part], batch_size=batch_size)
-            rows = [(k, v.astype(np.float32).tobytes()) for k, v in zip(part, fresh, strict=True)]
-            self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            fresh = embedder.encode([texts[waiting[k][0]] for k in part], batch_size=batch_size)
+            fresh = np.asarray(fresh, dtype=np.float32)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(k, v.tobytes()) for k, v in zip(part, fresh, strict=True)],
+            )
             self._conn.commit()
-            known.update(rows)
+            for key, vector in zip(part, fresh, strict=True):
+                put_rows(out, waiting[key], vector)
         if progress:
             progress(len(unique_missing), len(unique_missing))
-        out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-        for i, key in enumerate(keys):
-            out[i] = np.frombuffer(known[key], dtype=np.float32)
-        computed = np.zeros(len(texts), dtype=bool)
-        computed[missing] = True
-        return out, computed
+        return computed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
+
+from index import keyword_stream
 
 KEYWORD_DIR = "keyword"
 
@@ -114,6 +116,10 @@ QUESTION_FRAME = frozenset(
     ]
 )
 _TOKEN = re.compile(r"\w+")
+K1, B = 1.2, 0.75
+# From this many passages queries are scored by keyword_stream.search, not bm25s.
+LARGE_CORPUS = 50_000
+EMPTY = "\u2205"  # the one token of a passage with no words, so every row is indexed
 
 
 @lru_cache(maxsize=1)
@@ -190,9 +196,15 @@ class KeywordIndex:
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
         # Okapi BM25, Lucene's variant of idf (Robertson & Zaragoza 2009, "The Probabilistic
         # Relevance Framework: BM25 and Beyond"; Kamphuis et al. 2020 for the variants).
-        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
-        retriever.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+        retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
+        retriever.index([tokenize(t) or [EMPTY] for t in texts], show_progress=False)
         return cls(retriever)
+
+    @classmethod
+    def build_streaming(cls, texts: Iterable[str]) -> KeywordIndex:
+        """The same scores as `build`, from texts read one at a time (large corpora)."""
+        tokens = (tokenize(t) or [EMPTY] for t in texts)
+        return cls(keyword_stream.build(tokens, k1=K1, b=B))
 
     def save(self, folder: Path) -> None:
         self._retriever.save(str(folder), show_progress=False)
@@ -211,6 +223,9 @@ class KeywordIndex:
         tokens = [t for t in query_tokens(query) if t in self._vocab]
         if not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.size >= LARGE_CORPUS:
+            ids = [self._vocab[t] for t in tokens]
+            return keyword_stream.search(self._retriever, ids, max(1, min(k, self.size)), allowed)
         mask = None if allowed is None else allowed.astype(np.float32)
         # Scores straight from the sparse matrix: bm25s.retrieve starts a thread pool and a
         # progress bar on every call, which cost more than the scoring itself.

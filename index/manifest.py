@@ -29,6 +29,8 @@ class Manifest:
     # source -> {"fingerprint", "status", "reason"} of files that could not be indexed,
     # so that an unchanged bad file is reported again without being parsed again
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
+    # "passages" / "sentences" -> dense.DenseSpec as a dict; absent means exact (flat)
+    dense: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

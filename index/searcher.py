@@ -90,13 +90,19 @@ class Searcher:
                 f"dimension {embedder.dimension}"
             )
         try:
-            passages = dense.load(generation / dense.DENSE_NAME)
-            sentences = dense.load(generation / dense.UNITS_NAME)
+            passages = dense.load(
+                generation / dense.DENSE_NAME,
+                dense.DenseSpec.from_dict(manifest.dense.get("passages")),
+            )
+            sentences = dense.load(
+                generation / dense.UNITS_NAME,
+                dense.DenseSpec.from_dict(manifest.dense.get("sentences")),
+            )
             keyword = KeywordIndex.load(generation / KEYWORD_DIR)
             store = Store(generation / STORE_NAME)
         except Exception as exc:  # any unreadable artifact means the generation is unusable
             raise IndexCorrupt(f"{generation.name}: cannot load: {exc}") from exc
-        owners = np.array(store.unit_owners(), dtype=np.int64)
+        owners = store.unit_owners()
         problems = []
         for name, index in (("passage", passages), ("sentence", sentences)):
             if index.d != manifest.dimension:

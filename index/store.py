@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from iomqa.records import Document, DocumentInfo, Heading, Metadata, PageSpan, Passage
 
@@ -53,20 +56,37 @@ CREATE INDEX units_by_passage ON units(passage_row);
 def write(
     path: Path,
     documents: Sequence[Document],
-    passages: Sequence[Passage],
-    units: Sequence[tuple[int, int, int]],
+    passages: Iterable[Passage],
+    units: Iterable[tuple[int, int, int]],
 ) -> None:
-    """Write a new store; list order defines row (= vector) numbers.
+    """Write a new store; iteration order defines row (= vector) numbers.
 
     `units` are the sentences of the passages as (passage_row, start, end), offsets
-    within the passage text; unit row i is sentence vector i.
+    within the passage text; unit row i is sentence vector i. Passages and units are
+    read once, as they come, so a large corpus need not be held in memory.
     """
     counts: dict[str, int] = {}
-    for p in passages:
-        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+
+    def passage_rows() -> Iterator[tuple[Any, ...]]:
+        for row, p in enumerate(passages):
+            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+            yield (
+                row,
+                p.passage_id,
+                p.doc_id,
+                p.ordinal,
+                p.text,
+                p.char_start,
+                p.char_end,
+                json.dumps(list(p.section), ensure_ascii=False),
+                p.page,
+                p.page_label,
+            )
+
     conn = sqlite3.connect(path)
     try:
         conn.executescript(_SCHEMA)
+        conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)", passage_rows())
         conn.executemany(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
@@ -86,26 +106,8 @@ def write(
             ],
         )
         conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    row,
-                    p.passage_id,
-                    p.doc_id,
-                    p.ordinal,
-                    p.text,
-                    p.char_start,
-                    p.char_end,
-                    json.dumps(list(p.section), ensure_ascii=False),
-                    p.page,
-                    p.page_label,
-                )
-                for row, p in enumerate(passages)
-            ],
-        )
-        conn.executemany(
             "INSERT INTO units VALUES (?,?,?,?)",
-            [(row, *unit) for row, unit in enumerate(units)],
+            ((row, *unit) for row, unit in enumerate(units)),
         )
         conn.commit()
     finally:
@@ -209,9 +211,11 @@ class Store:
         )
         return {r[0]: _passage(r[1:]) for r in found}
 
-    def unit_owners(self) -> list[int]:
+    def unit_owners(self) -> npt.NDArray[np.int64]:
         """passage row of every unit, in unit order."""
-        return [r[0] for r in self._query("SELECT passage_row FROM units ORDER BY row")]
+        with self._lock:
+            cursor = self._conn.execute("SELECT passage_row FROM units ORDER BY row")
+            return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     def units_of(self, passage_row: int) -> list[tuple[int, int, int]]:
         """(unit row, start, end) of a passage's sentences, in reading order."""

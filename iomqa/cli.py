@@ -297,10 +297,15 @@ def bench_command(
     sizes = [int(s) for s in scale.split(",") if s.strip()]
     if sizes:
         err.print(f"bench: scale {sizes}…")
-        index = searcher._passages
-        base = index.reconstruct_n(0, index.ntotal)
-        vectors = searcher.embedder.encode(texts)
-        results["scale"] = scale_bench.run(np.asarray(base), vectors, sizes)
+        results["scale"] = scale_bench.run(
+            searcher.generation,
+            settings.model_path,
+            texts,
+            np.asarray(searcher.embedder.encode(texts), dtype=np.float32),
+            sizes,
+            settings.ann_min_passages,
+            lambda line: err.print(line, markup=False, highlight=False),
+        )
     report.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     document = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"

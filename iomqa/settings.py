@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_chars: int = Field(1000, ge=200, le=4000, description="Longest passage, in characters")
     target_chars: int = Field(700, ge=100, le=4000)
     min_chars: int = Field(200, ge=0, le=4000)
+    ann_min_passages: int = Field(
+        50_000,
+        ge=1,
+        description="Passages from which the dense indexes are approximate (IVF) instead of exact",
+    )
     keep_generations: int = Field(3, ge=1, le=100)
     reload_interval: float = Field(
         2.0, ge=0, le=3600, description="Seconds between checks for a new generation; 0: never"

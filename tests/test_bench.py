@@ -1,10 +1,11 @@
 """Benchmark plumbing: statistics, the Markdown section, and the scale run on tiny sizes."""
 
-import numpy as np
-
+from index.generations import GENERATIONS, current_version
+from ingest.embed import HashingEmbedder
 from iomqa.bench import scale
 from iomqa.bench.report import BEGIN, END, markdown, splice
 from iomqa.bench.stats import percentile
+from iomqa.settings import Settings
 
 
 def test_nearest_rank_percentiles() -> None:
@@ -22,12 +23,19 @@ def test_bench_section_replaces_itself_and_keeps_the_rest() -> None:
     assert again.count(BEGIN) == again.count(END) == 1 and "index of 4 passages" in again
 
 
-def test_scale_run_measures_recall_against_exact_search() -> None:
-    rng = np.random.default_rng(0)
-    base = rng.standard_normal((50, 16)).astype(np.float32)
-    base /= np.linalg.norm(base, axis=1, keepdims=True)
-    queries = base[:10] + 0.01
-    [row] = scale.run(base, queries.astype(np.float32), [2000])
-    assert row["passages"] == 2000 and row["ivf_nlist"] == int(4 * np.sqrt(2000))
-    recalls = [t["recall_at_10"] for t in row["ivf"]]
-    assert all(0.0 <= r <= 1.0 for r in recalls) and recalls[-1] >= recalls[0]
+def test_scale_run_builds_and_searches_a_synthetic_generation(
+    real_corpus_fake_index: Settings,
+) -> None:
+    index_dir = real_corpus_fake_index.index_dir
+    generation = index_dir / GENERATIONS / str(current_version(index_dir))
+    questions = ["remittances during the pandemic", "Mayors Mechanism", "migration data"]
+    queries = HashingEmbedder(64).encode(questions)
+    [row] = scale.run(generation, None, questions, queries, [400], ann_min_passages=100)
+    assert (row["passages"], row["dense"]["passages"]["kind"]) == (400, "ivf")
+    assert row["sentences"] > 400 and row["disk_mb"] > 0
+    for key in ("passage_recall_at_10", "sentence_recall_at_10", "end_to_end_recall_at_10"):
+        assert 0.0 <= row[key] <= 1.0
+    assert row["end_to_end_recall_at_10"] >= 0.5
+    assert row["p50_ms"] > 0 and row["no_encode_p50_ms"] > 0
+    section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "scale": [row]})
+    assert "### Scale" in section and "| 400 passages |" in section
