@@ -299,7 +299,7 @@ def bench_command(
         err.print(f"bench: scale {sizes}…")
         results["scale"] = scale_bench.run(
             searcher.generation,
-            settings.model_path,
+            settings.model_source,
             texts,
             np.asarray(searcher.embedder.encode(texts), dtype=np.float32),
             sizes,

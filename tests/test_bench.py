@@ -30,7 +30,14 @@ def test_scale_run_builds_and_searches_a_synthetic_generation(
     generation = index_dir / GENERATIONS / str(current_version(index_dir))
     questions = ["remittances during the pandemic", "Mayors Mechanism", "migration data"]
     queries = HashingEmbedder(64).encode(questions)
-    [row] = scale.run(generation, None, questions, queries, [400], ann_min_passages=100)
+    [row] = scale.run(
+        generation,
+        real_corpus_fake_index.model_source,
+        questions,
+        queries,
+        [400],
+        ann_min_passages=100,
+    )
     assert (row["passages"], row["dense"]["passages"]["kind"]) == (400, "ivf")
     assert row["sentences"] > 400 and row["disk_mb"] > 0
     for key in ("passage_recall_at_10", "sentence_recall_at_10", "end_to_end_recall_at_10"):

@@ -27,7 +27,7 @@ from index.build import write_generation
 from index.searcher import CANDIDATES, Searcher
 from index.store import STORE_NAME, Store
 from index.vectorfile import VectorFile
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import Embedder, ModelSource, make_embedder
 from iomqa.bench import synthetic
 from iomqa.bench.stats import percentile
 
@@ -157,7 +157,7 @@ def _overlap(a: list[list[int]], b: list[list[int]]) -> float:
 
 def _measure(
     folder: Path,
-    model_path: Path | None,
+    source: ModelSource,
     questions: list[str],
     queries: npt.NDArray[np.float32],
 ) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def _measure(
     from index.manifest import read_manifest
 
     generation = folder / "generation"
-    embedder = make_embedder(read_manifest(generation).model, model_path)
+    embedder = make_embedder(read_manifest(generation).model, source)
     embedder.encode(["warm up"])
     before = _rss_mb()
     started = time.perf_counter()
@@ -239,7 +239,7 @@ def _measure(
 
 def run(
     source_generation: Path,
-    model_path: Path | None,
+    source: ModelSource,
     questions: list[str],
     queries: npt.NDArray[np.float32],
     sizes: Sequence[int],
@@ -252,7 +252,7 @@ def run(
             log(f"scale {n:,}: building…")
             built = _fresh(_build, source_generation, n, Path(tmp), queries, ann_min_passages)
             log(f"scale {n:,}: built in {built['build_s']:.0f} s; measuring…")
-            measured = _fresh(_measure, Path(tmp), model_path, questions, queries)
+            measured = _fresh(_measure, Path(tmp), source, questions, queries)
             results.append(built | measured)
             log(f"scale {n:,}: {results[-1]}")
     return results
