@@ -104,7 +104,7 @@ class BuildConfig:
     corpus_dir: Path
     index_dir: Path
     chunking: ChunkParams = field(default_factory=ChunkParams)
-    batch_size: int = 32
+    batch_size: int = 8
     keep_generations: int = 3
     pdf: PdfLimits = field(default_factory=PdfLimits)
     rebuild: bool = False  # ignore the served generation and parse everything again
