@@ -161,7 +161,9 @@ class Searcher:
         """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated,
         highlighted and scored for confidence."""
         allowed = self._allowed_rows(filters)
-        depth = max(CANDIDATES, 4 * k)
+        # One depth whatever k is: the fusion floors depend on it, and the first five
+        # results must not change when a client asks for fifty.
+        depth = CANDIDATES
         query = self._embedder.encode([question])[0]
         allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
 

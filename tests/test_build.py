@@ -173,3 +173,17 @@ def test_old_generations_are_pruned(small_index: Settings) -> None:
     versions = list_versions(small_index.index_dir)
     assert len(versions) == 3 and current_version(small_index.index_dir) == versions[-1]
     assert not any((small_index.index_dir / "staging").iterdir())
+
+
+def test_the_first_results_do_not_depend_on_how_many_are_asked_for(
+    real_corpus_fake_index: Settings,
+) -> None:
+    searcher = Searcher.open_current(real_corpus_fake_index.index_dir)
+    for question in (
+        "How many Venezuelan refugees and migrants live in Colombia?",
+        "How many Syrian refugees are hosted in Lebanon?",
+        "remittances and diaspora investment",
+    ):
+        few = [h.passage.passage_id for h in searcher.search(question, 5).hits]
+        many = [h.passage.passage_id for h in searcher.search(question, 50).hits]
+        assert len(many) == 50 and many[:5] == few, question

@@ -33,7 +33,7 @@ from iomqa.bench.stats import percentile
 
 T = TypeVar("T")
 K = 10
-SENTENCE_DEPTH = 4 * CANDIDATES  # what Searcher asks of the sentence index for k <= 25
+SENTENCE_DEPTH = 4 * CANDIDATES  # what Searcher asks of the sentence index
 
 
 def _fresh(fn: Callable[..., T], *args: Any) -> T:
