@@ -231,9 +231,12 @@ def _load(
 
 def report(args: argparse.Namespace, outcome: Outcome) -> str:
     model = (
-        "the packaged all-MiniLM-L6-v2 model (sentence-transformers, CPU)"
+        f"the packaged all-MiniLM-L6-v2 model (`{args.model}`, CPU)"
         if not args.model.startswith("hashing-")
         else f"the model-free `{args.model}` hashing embedder"
+    )
+    cache = dict(item.partition("=")[::2] for item in args.server_env).get(
+        "IOMQA_ANSWER_CACHE", "1024 (the default)"
     )
     t = outcome.total
     lines = [
@@ -245,7 +248,8 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
         f"on {datetime.now(UTC):%Y-%m-%d}: {args.users} locust users for {args.duration} s "
         f"against `iomqa serve` (uvicorn, one process) on loopback, on a {os.cpu_count()}-core "
         f"machine, CPU only ({platform.machine()}, Python {platform.python_version()}), "
-        f"shared with the load generator; embeddings by {model}. Each user asks in a loop "
+        f"shared with the load generator; embeddings by {model}; answer cache {cache}. "
+        "Each user asks in a loop "
         "with 50–250 ms between requests: POST /ask (6 of 11), GET /ask (2), a passage from "
         "the last answer, the document list and /health (1 each).",
         "",
