@@ -16,7 +16,8 @@ from iomqa.records import Document, LoadedDocument, Passage
 # Bumped whenever loading, cleaning, sectioning or chunking changes the passages an
 # unchanged file yields; an index built by another version is rebuilt, not patched.
 # 2: agenda session titles ("PANEL 3: ...") are headings.
-TEXT_VERSION = 2
+# 3: time slots alone are not; titles of numbered lists are.
+TEXT_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,17 @@ _BOLD_ONLY = re.compile(r"^\*\*[^*]+\*\*$")
 # "11:30 – 13:00 New York Time | PANEL 5: Building resilient and peaceful cities".
 _AGENDA_ITEM = re.compile(
     r"^(?:[^|]{1,60}\|\s*)?(?:PANEL|SESSION|Panel|Session)\s+\d{1,2}\s*:\s*\S"
+    # or a time slot and a capitalised label: "15:00 – 16:30 | CLOSING REMARKS: ..."
+    r"|^\d{1,2}[:.]\d{2}[^|]{0,50}\|\s*[A-Z][A-Z ]{3,40}:\s*\S"
 )
+# A time slot alone ("10:00 – 11:30 New York Time"), bold in a programme: a table cell,
+# not a part of the document.
+_TIME_SLOT = re.compile(r"^\d{1,2}[:.]\d{2}\s*[–-]\s*\d{1,2}[:.]\d{2}\b[^|]{0,30}$")
+# The title of a list that follows it ("International Dialogue on Migration Series").
+_LIST_TITLE = re.compile(
+    r"^[A-Z][\w’'-]*(?:\s+(?:[A-Z0-9][\w’'–-]*|of|on|and|the|in|for|to|a|an|with|at|by)){2,}$"
+)
+MAX_LIST_TITLE_CHARS = 80
 _ANNEX = re.compile(
     r"^(?:ANNEX|Annex|APPENDIX|Appendix)(?:\s+[0-9IVXA-H]{1,4})?\s*(?:[:.–-]\s*\S.*)?$"
 )
@@ -140,6 +150,15 @@ def _mark_numbered_headings(lines: list[Line]) -> list[Line]:
     """
     depths = [_numbered_depth(line.text) for line in lines]
     agenda = [bool(_AGENDA_ITEM.match(line.text)) for line in lines]
+
+    def list_follows(i: int) -> bool:
+        """Two numbered items follow, and they are a list rather than a contents page."""
+        items = lines[i + 1 : i + 3]
+        return len(items) == 2 and all(
+            _numbered_depth(x.text) == 1 and not _DOT_LEADER.search(x.text) and " | " not in x.text
+            for x in items
+        )
+
     base = 0  # level of the last unnumbered heading
     last_top = 0  # number of the last accepted top-level numbered heading
     marked: list[Line] = []
@@ -184,6 +203,16 @@ def _mark_numbered_headings(lines: list[Line]) -> list[Line]:
                     last_top = number
             else:
                 level = None
+        elif (
+            level is None
+            and depth is None
+            and len(line.text) <= MAX_LIST_TITLE_CHARS
+            and _LIST_TITLE.match(line.text)
+            and list_follows(i)
+        ):
+            level = base = 1
+        elif level == _BOLD and _TIME_SLOT.match(line.text):
+            level = None
         elif level == _BOLD:
             level = base or 1
             base = level

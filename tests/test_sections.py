@@ -56,6 +56,32 @@ def test_agenda_sessions_open_parts_but_an_overview_list_of_them_does_not() -> N
     ]
 
 
+def test_a_bold_time_slot_is_no_heading_and_a_closing_session_row_is() -> None:
+    text = (
+        "ANNEX 1: PROGRAMME\n\n**10:00 – 11:30 New York Time**\n\n"
+        "PANEL 4: Engaging youth\n\nModerator: a Director.\n\n"
+        "15:00 – 16:30 New York Time\tCLOSING REMARKS: Key actions\n\nSpeakers: two."
+    )
+    assert headings(text) == [
+        (1, "ANNEX 1: PROGRAMME"),
+        (2, "PANEL 4: Engaging youth"),
+        (2, "15:00 – 16:30 New York Time | CLOSING REMARKS: Key actions"),
+    ]
+
+
+def test_the_title_of_a_numbered_list_is_a_heading_but_not_a_contents_title() -> None:
+    series = (
+        "Closing words of the report.\n\nInternational Dialogue on Migration Series\n"
+        "1. 82nd Session of the Council, 2002\n2. Compendium of Organizations, 2002\n"
+        "3. Health and Migration, 2005\n"
+    )
+    assert headings(series) == [(1, "International Dialogue on Migration Series")]
+    contents = "Table of Contents\n1. Overview.....\t13\n2. Findings.....\t20\n"
+    assert headings(contents) == []
+    prose = "The Member States agreed\n1. First point of a list\n2. Second point\n"
+    assert headings(prose) == []
+
+
 def test_bold_heading_over_several_lines_is_one_heading() -> None:
     assert headings("**8. Effectively connect\nrecovering with\ngreening**\n\nBody.") == [
         (1, "8. Effectively connect recovering with greening")
