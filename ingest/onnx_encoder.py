@@ -157,11 +157,17 @@ class OnnxEmbedder:
         # The file's own settings pad everything to 128 and cut at 128; the model reads 256.
         self._tokenizer.enable_truncation(self._config.max_seq_length)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        cache_dir.mkdir(parents=True, exist_ok=True)
         file = cache_dir / f"{model_path.name}-{backend}-{cache_key(model_path, backend)}.onnx"
         fresh = not file.exists()
         if fresh:
-            _export(model_path, file, backend)
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                _export(model_path, file, backend)
+            except (OSError, ImportError, RuntimeError) as exc:
+                raise ModelError(
+                    f"could not export the model to ONNX in {cache_dir} ({exc}); point "
+                    "IOMQA_MODEL_CACHE_DIR at a writable folder, or use the torch backend"
+                ) from exc
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)

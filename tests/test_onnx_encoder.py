@@ -124,3 +124,10 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_removed(
     with pytest.raises(ModelError, match="disagrees with torch"):
         OnnxEmbedder(default_model_path(), f"{MODEL_NAME}@onnx-int8", "onnx-int8", tmp_path)
     assert list(tmp_path.glob("*.onnx")) == []
+
+
+def test_an_unwritable_model_cache_is_a_clear_model_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(ModelError, match="IOMQA_MODEL_CACHE_DIR"):
+        make_embedder(f"{MODEL_NAME}@onnx", ModelSource(cache_dir=blocked / "models"))
