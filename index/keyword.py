@@ -117,7 +117,7 @@ QUESTION_FRAME = frozenset(
 )
 _TOKEN = re.compile(r"\w+")
 K1, B = 1.2, 0.75
-# From this many passages queries are scored by keyword_stream.search, not bm25s.
+# From this many passages queries are scored by keyword_stream.scores, not bm25s.
 LARGE_CORPUS = 50_000
 EMPTY = "\u2205"  # the one token of a passage with no words, so every row is indexed
 
@@ -223,14 +223,14 @@ class KeywordIndex:
         tokens = [t for t in query_tokens(query) if t in self._vocab]
         if not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids = [self._vocab[t] for t in tokens]
         if self.size >= LARGE_CORPUS:
-            ids = [self._vocab[t] for t in tokens]
-            return keyword_stream.search(self._retriever, ids, max(1, min(k, self.size)), allowed)
-        mask = None if allowed is None else allowed.astype(np.float32)
-        # Scores straight from the sparse matrix: bm25s.retrieve starts a thread pool and a
-        # progress bar on every call, which cost more than the scoring itself.
-        ids = self._retriever.get_tokens_ids(tokens)
-        scores = self._retriever.get_scores_from_ids(ids, weight_mask=mask)
+            scores = keyword_stream.scores(self._retriever, ids, allowed)
+        else:
+            # Scores straight from the sparse matrix: bm25s.retrieve starts a thread pool
+            # and a progress bar on every call, which cost more than the scoring itself.
+            mask = None if allowed is None else allowed.astype(np.float32)
+            scores = self._retriever.get_scores_from_ids(ids, weight_mask=mask)
         return top_k(np.asarray(scores, dtype=np.float32), k)
 
     def knows(self, token: str) -> bool:

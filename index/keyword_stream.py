@@ -3,7 +3,7 @@
 bm25s.index keeps every document as a Python list of strings and counts terms with
 Counter objects: at a million passages that is several gigabytes. Here each chunk of
 documents is reduced at once to numpy arrays of (document, term, frequency), and the
-scores are those of bm25s' "lucene" method (tests/test_keyword_stream.py checks both
+scores are those of bm25s' "lucene" method (tests/test_scale_index.py checks both
 agree), stored in bm25s' compressed-sparse-column layout so that bm25s loads and queries it.
 """
 
@@ -89,17 +89,16 @@ def build(
     return retriever
 
 
-def search(
+def scores(
     retriever: bm25s.BM25,
     token_ids: Sequence[int],
-    k: int,
     allowed: npt.NDArray[np.bool_] | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Top k rows by BM25 and their scores, best first, zero scores left out.
+) -> npt.NDArray[np.float32]:
+    """Every row's BM25 score for the query terms (0 outside `allowed`).
 
-    What bm25s.retrieve computes, faster on large corpora: one bincount over the query
-    terms' postings instead of np.add.at per term (about eight times faster at 100k
-    passages, where a question's terms have some 90,000 postings), and no thread pool.
+    What bm25s computes, faster on large corpora: one bincount over the query terms'
+    postings instead of np.add.at per term (about eight times faster at 100k passages,
+    where a question's terms have some 90,000 postings).
     """
     data = retriever.scores["data"]
     indices = retriever.scores["indices"]
@@ -108,11 +107,7 @@ def search(
     spans = [(int(indptr[t]), int(indptr[t + 1])) for t in token_ids]
     docs = np.concatenate([indices[a:b] for a, b in spans])
     weights = np.concatenate([data[a:b] for a, b in spans])
-    scores = np.bincount(docs, weights=weights, minlength=n_docs)
+    summed = np.bincount(docs, weights=weights, minlength=n_docs).astype(np.float32)
     if allowed is not None:
-        scores[~allowed] = 0.0
-    k = min(k, n_docs)
-    top = np.argpartition(-scores, k - 1)[:k] if k < n_docs else np.arange(n_docs)
-    top = top[np.argsort(-scores[top], kind="stable")]
-    top = top[scores[top] > 0]
-    return top.astype(np.int64), scores[top].astype(np.float32)
+        summed[~allowed] = 0.0
+    return summed
