@@ -166,25 +166,24 @@ class Searcher:
         depth = CANDIDATES
         query = self._embedder.encode([question])[0]
         allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
-
-        def dense_side(q: npt.NDArray[np.float32]) -> tuple[list[tuple[int, float]], ...]:
-            passage_hits = dense.search(self._passages, q, depth, allowed)
-            sentence_hits = dense.search(self._sentences, q, 4 * depth, allowed_units)
-            combined = multi_granularity(
-                passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
-            )
-            return combined, sentence_hits
-
-        dense_hits, sentence_hits = dense_side(query)
+        passage_hits = dense.search(self._passages, query, depth, allowed)
+        sentence_hits = dense.search(self._sentences, query, 4 * depth, allowed_units)
+        dense_hits = multi_granularity(
+            passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
+        )
         mask = None
         if allowed is not None:
             mask = np.zeros(self._keyword.size, dtype=bool)
             mask[allowed] = True
         kw_rows, kw_scores = self._keyword.search(question, depth, mask)
         bm25_hits = [(int(r), float(s)) for r, s in zip(kw_rows, kw_scores, strict=True)]
-        idf = self._keyword.idf(query_tokens(question))
+        terms = query_tokens(question)
+        idf = self._keyword.idf(terms)
+        # How much of the question the best keyword match covers: the fusion and the
+        # confidence model both read it.
+        evidence = bm25_hits[0][1] / sum(idf) if bm25_hits and sum(idf) else 0.0
         alpha = bm25_share(
-            bm25_hits[0][1] / sum(idf) if bm25_hits else 0.0,
+            evidence,
             low=BM25_LOW,
             high=BM25_HIGH,
             weak=WEAK_EVIDENCE,
@@ -204,7 +203,9 @@ class Searcher:
             self._hit(rank, question, query, [candidates[i] for i in members], passages)
             for rank, members in enumerate(groups, start=1)
         ]
-        signals = self._signals(question, bm25_hits, dense_hits, sentence_hits, hits)
+        signals = self._signals(
+            question, terms, idf, evidence, bm25_hits, dense_hits, sentence_hits, hits
+        )
         confidence = self._calibration.confidence(signals)
         return SearchResult(
             hits=hits,
@@ -255,13 +256,14 @@ class Searcher:
     def _signals(
         self,
         question: str,
+        terms: list[str],
+        idf: list[float],
+        evidence: float,
         bm25_hits: list[tuple[int, float]],
         dense_hits: list[tuple[int, float]],
         sentence_hits: list[tuple[int, float]],
         hits: list[Hit],
     ) -> Signals:
-        terms = query_tokens(question)
-        idf = self._keyword.idf(terms)
         top_terms = {t for h in hits[:3] for t in tokenize(h.passage.text)}
         absent = [w for w, t in zip(idf, terms, strict=True) if t not in top_terms]
         focus = 0.0
@@ -286,7 +288,7 @@ class Searcher:
             missing=max(absent, default=0.0) / self._keyword.max_idf,
             dense=dense_hits[0][1] if dense_hits else 0.0,
             sentence=sentence_hits[0][1] if sentence_hits else 0.0,
-            bm25=(bm25_hits[0][1] / sum(idf)) if bm25_hits and sum(idf) else 0.0,
+            bm25=evidence,
             coverage=coverage(idf, [t in top_terms for t in terms]),
         )
 
