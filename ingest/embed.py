@@ -62,7 +62,7 @@ class Embedder(Protocol):
         ...
 
 
-def _normalise(vectors: Vectors) -> Vectors:
+def normalise(vectors: Vectors) -> Vectors:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
@@ -100,7 +100,7 @@ class HashingEmbedder:
                 digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
                 bucket = int.from_bytes(digest[:4], "little") % self._dimension
                 out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
-        return _normalise(out)
+        return normalise(out)
 
 
 def default_model_path() -> Path:

@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ingest.embed import Vectors, normalise
 from iomqa.errors import ModelError
 
-Vectors = npt.NDArray[np.float32]
-
-BACKENDS = ("onnx", "onnx-int8")
 # fp32 reproduces torch to rounding; int8 trades a little agreement for speed.
 MIN_AGREEMENT = {"onnx": 0.9999, "onnx-int8": 0.98}
+BACKENDS = tuple(MIN_AGREEMENT)
 PROBES = (
     "How many Member States did the IOM Council have in 2018?",
     "Remittances sent home by migrant workers fell during the pandemic, and the "
@@ -73,10 +72,7 @@ def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> V
     """Mean of the token vectors that are not padding, L2-normalised (as the ST pipeline)."""
     weights = mask[..., None].astype(np.float32)
     summed = (hidden * weights).sum(axis=1)
-    pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(pooled / norms, dtype=np.float32)
+    return normalise(summed / np.maximum(weights.sum(axis=1), 1e-9))
 
 
 def cache_key(model_path: Path, backend: str) -> str:

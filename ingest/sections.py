@@ -153,10 +153,10 @@ def _mark_numbered_headings(lines: list[Line]) -> list[Line]:
 
     def list_follows(i: int) -> bool:
         """Two numbered items follow, and they are a list rather than a contents page."""
-        items = lines[i + 1 : i + 3]
-        return len(items) == 2 and all(
-            _numbered_depth(x.text) == 1 and not _DOT_LEADER.search(x.text) and " | " not in x.text
-            for x in items
+        following = range(i + 1, i + 3)
+        return i + 2 < len(lines) and all(
+            depths[j] == 1 and not _DOT_LEADER.search(lines[j].text) and " | " not in lines[j].text
+            for j in following
         )
 
     base = 0  # level of the last unnumbered heading
