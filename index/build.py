@@ -375,7 +375,7 @@ def _version(seed: str, now: datetime) -> str:
 @dataclass(frozen=True)
 class GenerationInput:
     """Everything one generation is written from. Passages, texts and units are read
-    once, in row order; vectors may be memory maps."""
+    once, in row order; vectors may be vector files on disk."""
 
     model: str
     dimension: int

@@ -106,7 +106,7 @@ def _empty(spec: DenseSpec, dimension: int) -> faiss.Index:
 
 def _sample(n: int, size: int, seed: int = 1) -> npt.NDArray[np.int64]:
     rows = np.random.default_rng(seed).choice(n, min(n, size), replace=False)
-    return np.sort(rows)  # in file order: one pass over a memory map
+    return np.sort(rows)  # in file order: one forward pass over a vector file
 
 
 def build(vectors: Rows, spec: DenseSpec | None = None) -> faiss.Index:
@@ -262,14 +262,13 @@ def search(
     if isinstance(index, faiss.IndexIVF):
         if allowed is not None and len(allowed) <= EXACT_FILTER_ROWS:
             return _exact_among(index, query, k, allowed)
-        ivf_params = faiss.SearchParametersIVF()
+        params = faiss.SearchParametersIVF()
         admitted = index.ntotal if allowed is None else len(allowed)
-        ivf_params.nprobe = filtered_nprobe(index.nprobe, index.nlist, index.ntotal, admitted)
-        params = ivf_params
-    elif allowed is not None:
-        params = faiss.SearchParameters()
+        params.nprobe = filtered_nprobe(index.nprobe, index.nlist, index.ntotal, admitted)
+    # A local name keeps the selector alive through the search: SWIG does not.
     selector = None if allowed is None else faiss.IDSelectorBatch(allowed)
-    if params is not None and selector is not None:
+    if selector is not None:
+        params = params or faiss.SearchParameters()
         params.sel = selector
     scores, ids = index.search(
         np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params
