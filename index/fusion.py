@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+
+from index.hints import Bonus
 
 RRF_K = 60
 
@@ -19,6 +21,14 @@ class Fused:
     bm25_score: float | None
     dense_rank: int | None
     dense_score: float | None
+    # What the question's hints added to the fused score, and why (index.hints).
+    bonus: float = 0.0
+    hints: tuple[str, ...] = ()
+
+
+def _order(fused: list[Fused]) -> list[Fused]:
+    fused.sort(key=lambda f: (-f.fused, f.dense_rank or 1 << 30, f.row))
+    return fused
 
 
 def _explain(
@@ -39,8 +49,7 @@ def _explain(
         )
         for row, score in scores.items()
     ]
-    fused.sort(key=lambda f: (-f.fused, f.dense_rank or 1 << 30, f.row))
-    return fused
+    return _order(fused)
 
 
 def reciprocal_rank_fusion(
@@ -86,6 +95,18 @@ def convex_fusion(
         for row in b.keys() | d.keys()
     }
     return _explain(scores, bm25, dense)
+
+
+def add_bonuses(fused: Sequence[Fused], bonuses: Mapping[int, Bonus]) -> list[Fused]:
+    """The fused ranking with each row's bonus added to its score, re-ordered."""
+    return _order(
+        [
+            replace(f, fused=f.fused + b.value, bonus=b.value, hints=b.reasons)
+            if (b := bonuses.get(f.row)) is not None and b.value
+            else f
+            for f in fused
+        ]
+    )
 
 
 def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:

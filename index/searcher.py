@@ -11,9 +11,18 @@ import numpy.typing as npt
 from index import dense
 from index.confidence import Calibration, coverage, default_calibration
 from index.dedup import group
-from index.fusion import Fused, bm25_share, convex_fusion, multi_granularity
+from index.fusion import Fused, add_bonuses, bm25_share, convex_fusion, multi_granularity
 from index.generations import current_generation
 from index.highlight import best_sentences, matched_terms
+from index.hints import (
+    Bonus,
+    Gazetteer,
+    Hints,
+    default_gazetteer,
+    document_years,
+    hint_bonus,
+    read_hints,
+)
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
@@ -71,6 +80,8 @@ class Searcher:
         self._embedder = embedder
         self._calibration = calibration
         self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
+        self._gazetteer: Gazetteer = default_gazetteer()
+        self._doc_years = {d.doc_id: document_years(d.metadata) for d in store.documents()}
 
     @classmethod
     def open(
@@ -190,6 +201,9 @@ class Searcher:
             strong=STRONG_EVIDENCE,
         )
         fused = convex_fusion(bm25_hits, dense_hits, alpha=alpha)
+        hints = read_hints(question, self._gazetteer)
+        if hints:
+            fused = self._with_hints(fused, hints)
 
         candidates = fused[: max(FACET_DEPTH, 3 * k)]
         passages = self._store.passages_by_rows([f.row for f in candidates])
@@ -214,6 +228,18 @@ class Searcher:
             facets=dict(sorted(facets.items(), key=lambda item: (-item[1], item[0]))),
             signals=signals,
         )
+
+    def _with_hints(self, fused: list[Fused], hints: Hints) -> list[Fused]:
+        """The first CANDIDATES results re-scored with the question's hints; the rest, which
+        no bonus can lift past them, stay behind."""
+        head = fused[:CANDIDATES]
+        passages = self._store.passages_by_rows([f.row for f in head])
+        bonuses: dict[int, Bonus] = {}
+        for f in head:
+            passage = passages[f.row]
+            years = self._doc_years.get(passage.doc_id, frozenset())
+            bonuses[f.row] = hint_bonus(hints, passage.text, years, self._gazetteer)
+        return add_bonuses(head, bonuses) + fused[CANDIDATES:]
 
     def _document(self, passage: Passage) -> DocumentInfo:
         document = self._store.document(passage.doc_id)
@@ -245,7 +271,15 @@ class Searcher:
             score=best.fused,
             passage=passage,
             document=self._document(passage),
-            why=Why(best.bm25_rank, best.bm25_score, best.dense_rank, best.dense_score, best.fused),
+            why=Why(
+                best.bm25_rank,
+                best.bm25_score,
+                best.dense_rank,
+                best.dense_score,
+                best.fused,
+                best.bonus,
+                best.hints,
+            ),
             highlights=tuple(highlights),
             matched_terms=tuple(matched_terms(passage.text, question)),
             also_in=tuple(

@@ -112,6 +112,8 @@ class Why:
     dense_rank: int | None
     dense_score: float | None
     fused: float
+    bonus: float = 0.0
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

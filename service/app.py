@@ -122,6 +122,8 @@ def _passage_out(hit: Hit) -> PassageOut:
             dense_rank=w.dense_rank,
             dense_score=None if w.dense_score is None else round(w.dense_score, 4),
             fused=round(w.fused, 4),
+            bonus=round(w.bonus, 4),
+            hints=list(w.hints),
         ),
         also_in=[
             LocationOut(passage_id=a.passage.passage_id, citation=_citation(a.document, a.passage))

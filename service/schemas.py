@@ -107,6 +107,16 @@ class WhyOut(BaseModel):
         description="Cosine similarity: passage and best sentence combined"
     )
     fused: float = Field(description="The fused score that orders the results")
+    bonus: float = Field(
+        0.0,
+        description="Part of `fused` earned by the question's hints: a year naming the "
+        "passage's document, a region whose country the passage names",
+    )
+    hints: list[str] = Field(
+        default_factory=list,
+        description="The hints the passage satisfies, e.g. 'document of 2023', "
+        "'names Honduras (Central American)'",
+    )
 
 
 class HighlightOut(BaseModel):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.hints import REGION_BONUS, YEAR_BONUS
 from iomqa.settings import Settings
 from service.app import create_app
 
@@ -187,7 +188,15 @@ def test_answers_explain_highlight_and_count_per_document(client: TestClient) ->
         "iom-2022-covid19-recovery",
     }
     for p in body["passages"]:
-        assert set(p["why"]) == {"bm25_rank", "bm25_score", "dense_rank", "dense_score", "fused"}
+        assert set(p["why"]) == {
+            "bm25_rank",
+            "bm25_score",
+            "dense_rank",
+            "dense_score",
+            "fused",
+            "bonus",
+            "hints",
+        }
         assert p["why"]["fused"] == p["score"]
         assert 1 <= len(p["highlights"]) <= 2
         for h in p["highlights"]:
@@ -253,3 +262,23 @@ def test_the_cache_can_be_turned_off(real_corpus_fake_index: Settings) -> None:
         for _ in range(2):
             r = c.post("/ask", json={"question": "remittances"})
             assert r.status_code == 200 and r.headers["X-Answer-Cache"] == "miss"
+
+
+def test_a_year_and_a_region_in_the_question_lift_what_satisfies_them(client: TestClient) -> None:
+    question = "Which Central American country did IOM help with migration transit centres in 2023?"
+    body = client.post("/ask", json={"question": question, "top_k": 10}).json()
+    central_america = ("Belize", "Costa Rica", "El Salvador", "Guatemala", "Honduras", "Mexico")
+    central_america += ("Nicaragua", "Panama", "Salvadoran", "Honduran", "Mexican")
+    lifted = [p for p in body["passages"] if p["why"]["bonus"] > 0]
+    assert lifted, "no passage of the 2023 report or naming a Central American country"
+    for p in body["passages"]:
+        why = p["why"]
+        from_2023 = p["citation"]["year"] == 2023
+        names_one = any(name in p["text"] for name in central_america)
+        assert ("document of 2023" in why["hints"]) == from_2023
+        assert any(h.endswith("(Central American)") for h in why["hints"]) == names_one
+        assert why["bonus"] == pytest.approx(
+            (YEAR_BONUS if from_2023 else 0) + (REGION_BONUS if names_one else 0), abs=1e-3
+        )
+    # The bonus decides the order: a result that satisfies both hints comes first.
+    assert body["passages"][0]["why"]["bonus"] == pytest.approx(YEAR_BONUS + REGION_BONUS, abs=1e-3)
