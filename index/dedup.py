@@ -55,3 +55,12 @@ def group(texts: Sequence[str], limit: int | None = None) -> list[list[int]]:
                 groups.append([i])
                 leads.append(s)
     return groups
+
+
+def across_documents(groups: Sequence[Sequence[int]], doc_ids: Sequence[str]) -> list[int]:
+    """Members of the groups whose texts come from more than one document.
+
+    A passage repeated nearly word for word in another report is the publisher's
+    boilerplate (disclaimer, mission statement, series list) far more often than evidence.
+    """
+    return [i for g in groups if len({doc_ids[i] for i in g}) > 1 for i in g]

@@ -98,10 +98,10 @@ def convex_fusion(
 
 
 def add_bonuses(fused: Sequence[Fused], bonuses: Mapping[int, Bonus]) -> list[Fused]:
-    """The fused ranking with each row's bonus added to its score, re-ordered."""
+    """The fused ranking with each row's bonus (or penalty) added to its score, re-ordered."""
     return _order(
         [
-            replace(f, fused=f.fused + b.value, bonus=b.value, hints=b.reasons)
+            replace(f, fused=f.fused + b.value, bonus=f.bonus + b.value, hints=f.hints + b.reasons)
             if (b := bonuses.get(f.row)) is not None and b.value
             else f
             for f in fused

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from index import dense
 from index.confidence import Calibration, coverage, default_calibration
-from index.dedup import group
+from index.dedup import across_documents, group
 from index.fusion import Fused, add_bonuses, bm25_share, convex_fusion, multi_granularity
 from index.generations import current_generation
 from index.highlight import best_sentences, matched_terms
@@ -53,6 +53,10 @@ PASSAGE_WEIGHT = 0.5
 FACET_DEPTH = 50
 # Candidates searched for near-duplicates of the results shown.
 DEDUP_DEPTH = 20
+# Taken from the score of a passage repeated in another document (index.dedup.
+# across_documents): enough to let a report's own text pass the boilerplate it shares with
+# others when the two are close; chosen on the development questions (README).
+SHARED_PENALTY = 0.05
 
 
 class Searcher:
@@ -212,9 +216,15 @@ class Searcher:
             doc_id = passages[f.row].doc_id
             facets[doc_id] = facets.get(doc_id, 0) + 1
         pool = candidates[: max(DEDUP_DEPTH, 3 * k)]
+        shared = across_documents(
+            group([passages[f.row].text for f in pool]), [passages[f.row].doc_id for f in pool]
+        )
+        if shared:
+            penalty = Bonus(-SHARED_PENALTY, ("repeated in another document",))
+            pool = add_bonuses(pool, {pool[i].row: penalty for i in shared})
         groups = group([passages[f.row].text for f in pool], limit=k)
         hits = [
-            self._hit(rank, question, query, [candidates[i] for i in members], passages)
+            self._hit(rank, question, query, [pool[i] for i in members], passages)
             for rank, members in enumerate(groups, start=1)
         ]
         signals = self._signals(

@@ -109,13 +109,14 @@ class WhyOut(BaseModel):
     fused: float = Field(description="The fused score that orders the results")
     bonus: float = Field(
         0.0,
-        description="Part of `fused` earned by the question's hints: a year naming the "
-        "passage's document, a region whose country the passage names",
+        description="Part of `fused` from the question's hints (a year naming the passage's "
+        "document, a region whose country the passage names) less a penalty for text "
+        "repeated in another document (boilerplate)",
     )
     hints: list[str] = Field(
         default_factory=list,
-        description="The hints the passage satisfies, e.g. 'document of 2023', "
-        "'names Honduras (Central American)'",
+        description="What the bonus is for, e.g. 'document of 2023', "
+        "'names Honduras (Central American)', 'repeated in another document'",
     )
 
 

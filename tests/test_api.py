@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.hints import REGION_BONUS, YEAR_BONUS
+from index.searcher import SHARED_PENALTY
 from iomqa.settings import Settings
 from service.app import create_app
 
@@ -282,3 +283,19 @@ def test_a_year_and_a_region_in_the_question_lift_what_satisfies_them(client: Te
         )
     # The bonus decides the order: a result that satisfies both hints comes first.
     assert body["passages"][0]["why"]["bonus"] == pytest.approx(YEAR_BONUS + REGION_BONUS, abs=1e-3)
+
+
+def test_boilerplate_shared_by_two_reports_is_marked_and_ranked_down(client: TestClient) -> None:
+    question = "designations employed and presentation of material legal status of any country"
+    body = client.post("/ask", json={"question": question, "top_k": 10}).json()
+    disclaimer = [p for p in body["passages"] if "designations employed" in p["text"]]
+    assert disclaimer, "the publishers' disclaimer should answer a question quoting it"
+    for p in disclaimer:
+        # Collapsed into one result, the other report's copy listed beside it...
+        assert {o["citation"]["doc_id"] for o in p["also_in"]} - {p["citation"]["doc_id"]}
+        # ...and scored down, saying why.
+        assert "repeated in another document" in p["why"]["hints"]
+        assert p["why"]["bonus"] == pytest.approx(-SHARED_PENALTY, abs=1e-3)
+    for p in body["passages"]:
+        if "repeated in another document" not in p["why"]["hints"]:
+            assert p["why"]["bonus"] >= 0

@@ -125,3 +125,6 @@ def test_bonuses_reorder_the_fused_list_and_say_why() -> None:
     assert out[0].fused == pytest.approx(0.75) and out[0].bonus == pytest.approx(0.1)
     assert out[0].hints == ("document of 2023",)
     assert out[1] == fused[0] and out[2] == fused[2]  # no bonus, no change
+    again = add_bonuses(out, {2: Bonus(-0.05, ("repeated in another document",))})
+    assert again[0].bonus == pytest.approx(0.05) and again[0].fused == pytest.approx(0.70)
+    assert again[0].hints == ("document of 2023", "repeated in another document")

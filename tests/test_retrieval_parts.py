@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from index.confidence import FEATURES, Calibration, coverage, fit
-from index.dedup import group, near_duplicate, shingles
+from index.dedup import across_documents, group, near_duplicate, shingles
 from index.highlight import best_sentences, matched_terms
 from index.keyword import KeywordIndex, name_words, query_tokens, tokenize, top_k
 from iomqa.evaluation.metrics import auroc
@@ -81,6 +81,13 @@ def test_near_duplicates_group_under_the_best_ranked() -> None:
     assert not near_duplicate(shingles(a), shingles(c))
     assert group([a, c, b]) == [[0, 2], [1]]
     assert group([a, c, b], limit=1) == [[0, 2]]
+
+
+def test_groups_spanning_documents_are_found_whole() -> None:
+    groups = [[0, 3], [1], [2, 4, 5]]
+    docs = ["a", "a", "b", "b", "b", "b"]
+    assert across_documents(groups, docs) == [0, 3]
+    assert across_documents([[0], [1]], ["a", "b"]) == []
 
 
 def test_short_passages_are_not_swallowed_by_containment() -> None:
