@@ -103,6 +103,20 @@ def test_typing_a_question_shows_cited_results_with_highlights(page: Page) -> No
         page.screenshot(path=str(SCREENSHOT))
 
 
+def test_why_says_what_the_question_s_year_added(page: Page, server: str) -> None:
+    question = "How many Member States did the IOM Council have in 2018?"
+    search(page, question)
+    first = page.locator("li.result").first
+    why = httpx.post(f"{server}/ask", json={"question": question, "top_k": 10}).json()["passages"][
+        0
+    ]["why"]
+    assert "document of 2018" in why["hints"]
+    first.get_by_text("Why this result").click()
+    adjusted = first.locator(".why dd").nth(3)
+    expect(adjusted).to_contain_text("document of 2018")
+    expect(adjusted).to_contain_text(f"+{why['bonus']}")
+
+
 def test_a_linked_search_runs_and_its_permalink_opens_the_passage_in_context(
     page: Page, server: str
 ) -> None:

@@ -148,6 +148,8 @@
         el("dt", {}, "Keyword match (BM25)"), el("dd", {}, rank(p.why.bm25_rank), score(p.why.bm25_score)),
         el("dt", {}, "Meaning match (embeddings)"), el("dd", {}, rank(p.why.dense_rank), score(p.why.dense_score)),
         el("dt", {}, "Combined score"), el("dd", {}, String(p.why.fused)),
+        el("dt", {}, "Adjusted for"),
+        el("dd", {}, p.why.hints.length ? `${p.why.hints.join("; ")} (${p.why.bonus > 0 ? "+" : ""}${p.why.bonus})` : "nothing"),
         el("dt", {}, "Matching words"),
         el("dd", {}, p.matched_terms.length ? p.matched_terms.join(", ") : "none")));
   }
