@@ -1,5 +1,6 @@
 """The evaluation harness itself: a perfect and a useless retriever score as they must."""
 
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import pytest
@@ -80,17 +81,40 @@ def test_windows_cover_the_text_in_order() -> None:
     assert " ".join(parts) == text
 
 
-def test_dev_set_is_well_formed_and_quotes_are_verbatim() -> None:
+@pytest.mark.parametrize(
+    ("name", "answerable_floor", "unanswerable_floor"),
+    [
+        ("questions.jsonl", 120, 20),
+        ("validation.jsonl", 60, 10),
+    ],
+)
+def test_question_sets_are_well_formed_and_quotes_are_verbatim(
+    name: str, answerable_floor: int, unanswerable_floor: int
+) -> None:
     root = Path(__file__).parent
-    questions = load_questions(root / "eval" / "questions.jsonl")
+    questions = load_questions(root / "eval" / name)
     corpus = root.parent / "corpus"
     import tomllib
 
     manifest = tomllib.loads((corpus / "corpus.toml").read_text())
     texts = {entry["doc_id"]: (corpus / name).read_text() for name, entry in manifest.items()}
     answerable = [q for q in questions if q.kind != "unanswerable"]
-    assert len(answerable) >= 120 and len(questions) - len(answerable) >= 20
+    assert len(answerable) >= answerable_floor
+    assert len(questions) - len(answerable) >= unanswerable_floor
     assert len({q.id for q in questions}) == len(questions)
     assert {q.doc_id for q in answerable} == set(texts)
     for q in answerable:
         assert q.evidence and q.evidence in texts[str(q.doc_id)], q.id
+
+
+def test_the_validation_set_shares_no_evidence_with_the_development_set() -> None:
+    """The validation questions measure what tuning on the development set generalises to,
+    so they must not quote the same text."""
+    root = Path(__file__).parent / "eval"
+    dev = [q.evidence for q in load_questions(root / "questions.jsonl") if q.evidence]
+    for q in load_questions(root / "validation.jsonl"):
+        if q.evidence:
+            for quote in dev:
+                match = SequenceMatcher(None, q.evidence, quote, autojunk=False)
+                longest = match.find_longest_match(0, len(q.evidence), 0, len(quote))
+                assert longest.size < 40, (q.id, quote)
