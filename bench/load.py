@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from iomqa.bench.report import splice
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 NEW_REPORT = """# Load-run report
@@ -39,6 +41,8 @@ NEW_REPORT = """# Load-run report
 Seasonal orchard workers from Lesotho earned forty per cent more during the pilot.
 """
 PERCENTILES = ("50%", "90%", "95%", "99%", "100%")
+LOAD_BEGIN = "<!-- bench/load.py: begin -->"
+LOAD_END = "<!-- bench/load.py: end -->"
 
 
 @dataclass
@@ -240,8 +244,7 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
     )
     t = outcome.total
     lines = [
-        "# Benchmarks",
-        "",
+        LOAD_BEGIN,
         "## Load run",
         "",
         f"`{' '.join(['.venv/bin/python', 'bench/load.py', *sys.argv[1:]])}` "
@@ -278,7 +281,7 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
         "",
         "Percentiles are locust's (rounded to two significant digits above 100 ms) and "
         "include the client side on the same two cores.",
-        "",
+        LOAD_END,
     ]
     return "\n".join(lines)
 
@@ -304,9 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     outcome = run(args)
-    text = report(args, outcome)
+    # Only the load run's own section is replaced: `iomqa bench` keeps its figures beside it.
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    args.out.write_text(
+        splice(document, report(args, outcome), LOAD_BEGIN, LOAD_END), encoding="utf-8"
+    )
     t = outcome.total
     print(
         f"{t.requests} requests, {t.failures} failed, p50 {t.percentiles_ms['50%']:.0f} ms, "

@@ -1,4 +1,5 @@
-"""What a question says about where and when its answer lies. Pure functions.
+"""What a question says about where and when its answer lies. Pure functions over a
+table of countries read once.
 
 Researchers name a report by its year ("the 2023 dialogue", "IOM's 2018 input") and, when
 they paraphrase, replace a country by its region ("a Central American country" for
@@ -48,7 +49,7 @@ M49_REGIONS: dict[str, tuple[str, ...]] = {
 
 # How questions name a region -> the M49 sub-regions (or, for groupings M49 does not
 # define, the countries) it covers. More specific phrases come first: the first match wins.
-_R = r"(?:n|ns|n's)?"  # "Africa", "African", "Africans", "Africa's"
+_R = r"(?:n|ns|'s)?"  # "Africa", "African", "Africans", "Africa's"
 REGION_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (rf"north(?:ern)?\s+africa{_R}", ("Northern Africa",)),
     (rf"west(?:ern)?\s+africa{_R}", ("Western Africa",)),

@@ -240,8 +240,8 @@ class Searcher:
         )
 
     def _with_hints(self, fused: list[Fused], hints: Hints) -> list[Fused]:
-        """The first CANDIDATES results re-scored with the question's hints; the rest, which
-        no bonus can lift past them, stay behind."""
+        """The first CANDIDATES results re-scored with the question's hints, the rest left
+        behind them: hints re-order what the retrievers found, they do not search."""
         head = fused[:CANDIDATES]
         passages = self._store.passages_by_rows([f.row for f in head])
         bonuses: dict[int, Bonus] = {}

@@ -6,12 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from iomqa.bench.report import BEGIN, END
 from tests.conftest import REPO, write_small_corpus
 
 
-def load(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str]:
+def load(
+    tmp_path: Path, *extra: str, before: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], str]:
     corpus = write_small_corpus(tmp_path / "corpus")
     out = tmp_path / "benchmarks.md"
+    if before is not None:
+        out.write_text(before, encoding="utf-8")
     done = subprocess.run(
         [
             sys.executable,
@@ -38,10 +43,15 @@ def load(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str],
 
 
 def test_a_short_load_run_has_no_failures_and_sees_the_reload(tmp_path: Path) -> None:
-    done, report = load(tmp_path)
+    bench = f"{BEGIN}\n## `iomqa bench`\n\nfigures\n{END}\n"
+    old_run = "<!-- bench/load.py: begin -->\n## Load run\n\nold\n<!-- bench/load.py: end -->"
+    done, report = load(tmp_path, before=f"# Benchmarks\n\n{old_run}\n\n{bench}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\*\*\d+ requests, 0 failed\*\*", report), report
     assert "NOT RELOADED" not in report and "| **all** |" in report
+    # The run replaces its own section and keeps the `iomqa bench` figures beside it.
+    assert report.count("## Load run") == 1 and "\nold\n" not in report
+    assert report.startswith("# Benchmarks\n") and report.endswith(bench)
 
 
 def test_failed_requests_are_counted_and_fail_the_run(tmp_path: Path) -> None:

@@ -82,11 +82,12 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def splice(document: str, section: str) -> str:
-    """Replace the bench section of benchmarks.md, or append it."""
-    if BEGIN in document and END in document:
-        head, rest = document.split(BEGIN, 1)
-        return head + section + rest.split(END, 1)[1]
+def splice(document: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """Replace the section between `begin` and `end` of benchmarks.md, or append it; the
+    file holds other sections (the load run) that must survive."""
+    if begin in document and end in document:
+        head, rest = document.split(begin, 1)
+        return head + section + rest.split(end, 1)[1]
     return document.rstrip("\n") + "\n\n" + section + "\n"
 
 
