@@ -32,7 +32,7 @@ from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.searcher import Searcher
 from index.vectorfile import Rows, VectorFile
-from ingest.chunk import ChunkParams, sentence_spans
+from ingest.chunk import ChunkParams, section_headings, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
 from ingest.embed import Embedder, LazyEmbedder
 from ingest.load import sha256_file
@@ -147,7 +147,10 @@ def context_text(document: Document, passage: Passage) -> str:
     """
     m = document.metadata
     head = m.title + (f" ({m.year})" if m.year else "")
-    section = " › ".join(passage.section)
+    # Whole headings: a citation cuts them at 120 characters, but "Q5. In the 2019 SDG
+    # Summit declaration, Member States outlined ten priority areas …" is a question's
+    # best clue to the answers below it.
+    section = " › ".join(h.title for h in section_headings(document, passage))
     return f"{head}\n{section}\n{passage.text}" if section else f"{head}\n{passage.text}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -86,6 +87,7 @@ class Searcher:
         self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
         self._gazetteer: Gazetteer = default_gazetteer()
         self._doc_years = {d.doc_id: document_years(d.metadata) for d in store.documents()}
+        self._years = frozenset().union(*self._doc_years.values())
 
     @classmethod
     def open(
@@ -206,6 +208,8 @@ class Searcher:
         )
         fused = convex_fusion(bm25_hits, dense_hits, alpha=alpha)
         hints = read_hints(question, self._gazetteer)
+        # "the 2030 Agenda" names no document: no passage to read for it.
+        hints = replace(hints, years=hints.years & self._years)
         if hints:
             fused = self._with_hints(fused, hints)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from ingest.sections import section_path
+from ingest.sections import heading_path, section_path
 from iomqa.records import Document, Heading, Passage
 
 _CLOSERS = '"”’)]⁰¹²³⁴⁵⁶⁷⁸⁹'
@@ -178,6 +178,26 @@ def passage_id(doc_id: str, text: str, occurrence: int) -> str:
     """Stable id: the same text in the same document keeps its id across re-ingests."""
     digest = hashlib.sha256(f"{doc_id}\x1f{occurrence}\x1f{text}".encode())
     return digest.hexdigest()[:16]
+
+
+def section_headings(document: Document, passage: Passage) -> tuple[Heading, ...]:
+    """The headings in force over the passage's own text, after any headings it opens with:
+    `passage.section` holds their titles cut to citation length."""
+    if not document.headings:
+        return ()
+    starts = {h.char_start: h for h in document.headings}
+    text, position = document.text, passage.char_start
+    end = min(passage.char_end, len(text))
+    while position < end:
+        while position < end and text[position].isspace():
+            position += 1
+        heading = starts.get(position)
+        if heading is None:
+            break
+        position = heading.char_end
+    if position >= end:  # nothing but headings
+        position = passage.char_start
+    return heading_path(document.headings, position)
 
 
 def _section_for(

@@ -14,10 +14,12 @@ from iomqa.errors import DocumentError
 from iomqa.records import Document, LoadedDocument, Passage
 
 # Bumped whenever loading, cleaning, sectioning or chunking changes the passages an
-# unchanged file yields; an index built by another version is rebuilt, not patched.
+# unchanged file yields, or what the retrievers read for them (index.build.context_text);
+# an index built by another version is rebuilt, not patched.
 # 2: agenda session titles ("PANEL 3: ...") are headings.
 # 3: time slots alone are not; titles of numbered lists are.
-TEXT_VERSION = 3
+# 4: the retrievers read section headings whole, not cut to citation length.
+TEXT_VERSION = 4
 
 
 @dataclass(frozen=True)

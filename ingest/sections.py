@@ -254,8 +254,8 @@ def assemble(
     return "".join(parts), tuple(spans), tuple(headings)
 
 
-def section_path(headings: Sequence[Heading], position: int) -> tuple[str, ...]:
-    """Heading path in force at `position` (headings sorted by char_start)."""
+def heading_path(headings: Sequence[Heading], position: int) -> tuple[Heading, ...]:
+    """Headings in force at `position`, outermost first (headings sorted by char_start)."""
     stack: list[Heading] = []
     for heading in headings:
         if heading.char_start > position:
@@ -263,7 +263,12 @@ def section_path(headings: Sequence[Heading], position: int) -> tuple[str, ...]:
         while stack and stack[-1].level >= heading.level:
             stack.pop()
         stack.append(heading)
-    return tuple(_short(h.title) for h in stack)
+    return tuple(stack)
+
+
+def section_path(headings: Sequence[Heading], position: int) -> tuple[str, ...]:
+    """Heading path in force at `position`, each title cut to citation length."""
+    return tuple(_short(h.title) for h in heading_path(headings, position))
 
 
 def _short(title: str, limit: int = 120) -> str:

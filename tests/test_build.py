@@ -5,9 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from index.generations import CURRENT, GENERATIONS, current_version, list_versions
+from index.build import context_text
+from index.generations import (
+    CURRENT,
+    GENERATIONS,
+    current_generation,
+    current_version,
+    list_versions,
+)
 from index.manifest import SCHEMA_VERSION, read_manifest
 from index.searcher import Searcher
+from index.store import STORE_NAME, Store
+from ingest.chunk import section_headings
 from ingest.embed import HashingEmbedder
 from iomqa.errors import IndexCorrupt, IndexNotFound
 from iomqa.records import Filters
@@ -187,3 +196,24 @@ def test_the_first_results_do_not_depend_on_how_many_are_asked_for(
         few = [h.passage.passage_id for h in searcher.search(question, 5).hits]
         many = [h.passage.passage_id for h in searcher.search(question, 50).hits]
         assert len(many) == 50 and many[:5] == few, question
+
+
+def test_retrievers_read_the_headings_each_citation_names_whole(
+    real_corpus_fake_index: Settings,
+) -> None:
+    store = Store(current_generation(real_corpus_fake_index.index_dir) / STORE_NAME)
+    try:
+        cut = 0
+        for info in store.documents():
+            document = store.load_document(info.doc_id)
+            assert document is not None
+            for passage in store.passages_of(info.doc_id):
+                whole = section_headings(document, passage)
+                assert len(whole) == len(passage.section), passage.passage_id
+                for heading, cited in zip(whole, passage.section, strict=True):
+                    assert heading.title.startswith(cited.rstrip("…"))
+                    cut += cited.endswith("…")
+                assert context_text(document, passage).endswith(passage.text)
+        assert cut > 0  # the corpus has headings too long to cite whole (Q1-Q7, panels)
+    finally:
+        store.close()

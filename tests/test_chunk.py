@@ -1,7 +1,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunk import ChunkParams, chunk_document, pack, sentence_spans
+from index.build import context_text
+from ingest.chunk import ChunkParams, chunk_document, pack, section_headings, sentence_spans
 from ingest.sections import assemble
 from iomqa.records import Document, Metadata, RawPage
 
@@ -104,3 +105,30 @@ def test_repeated_text_gets_distinct_ids() -> None:
     bodies = [p.text for p in passages]
     assert bodies.count("B\n\nSame words.") == 1
     assert len({p.passage_id for p in passages}) == len(passages)
+
+
+def test_retrievers_read_whole_headings_where_citations_cut_them() -> None:
+    long = (
+        "Q5. In the 2019 SDG Summit declaration, Member States outlined ten priority areas "
+        "for accelerated action on the Sustainable Development Goals by 2030"
+    )
+    body = "The answer names the priority areas one by one. " * 3
+    doc = make_doc(
+        [RawPage(None, None, f"# Part one\n\n## {long}\n\n{body}\n\n## Short\n\n{body}")]
+    )
+    passages = chunk_document(doc, ChunkParams(max_chars=600, target_chars=400, min_chars=50))
+    first, second = passages
+    assert first.text.startswith("Part one")  # headings join the body they open
+    cut = first.section[-1]
+    assert first.section[0] == "Part one" and cut.endswith("…") and len(cut) <= 121
+    assert long.startswith(cut[:-1])
+    # The headings over a passage's own text, whatever headings it opens with, are the
+    # ones its citation names, whole.
+    for p in passages:
+        whole = section_headings(doc, p)
+        assert len(whole) == len(p.section)
+        for heading, cited in zip(whole, p.section, strict=True):
+            assert heading.title.startswith(cited.rstrip("…"))
+    assert [h.title for h in section_headings(doc, first)] == ["Part one", long]
+    assert f"Part one › {long}\n" in context_text(doc, first)
+    assert context_text(doc, second).split("\n")[1] == "Part one › Short"
