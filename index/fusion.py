@@ -97,16 +97,21 @@ def convex_fusion(
     return _explain(scores, bm25, dense)
 
 
-def add_bonuses(fused: Sequence[Fused], bonuses: Mapping[int, Bonus]) -> list[Fused]:
-    """The fused ranking with each row's bonus (or penalty) added to its score, re-ordered."""
-    return _order(
-        [
-            replace(f, fused=f.fused + b.value, bonus=f.bonus + b.value, hints=f.hints + b.reasons)
-            if (b := bonuses.get(f.row)) is not None and b.value
-            else f
-            for f in fused
-        ]
+def with_bonus(fused: Fused, bonus: Bonus) -> Fused:
+    """One result with a bonus (or penalty) added to its score and its reasons recorded."""
+    if not bonus.value:
+        return fused
+    return replace(
+        fused,
+        fused=fused.fused + bonus.value,
+        bonus=fused.bonus + bonus.value,
+        hints=fused.hints + bonus.reasons,
     )
+
+
+def add_bonuses(fused: Sequence[Fused], bonuses: Mapping[int, Bonus]) -> list[Fused]:
+    """The fused ranking with each row's bonus added to its score, re-ordered."""
+    return _order([with_bonus(f, b) if (b := bonuses.get(f.row)) else f for f in fused])
 
 
 def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:

@@ -12,7 +12,14 @@ import numpy.typing as npt
 from index import dense
 from index.confidence import Calibration, coverage, default_calibration
 from index.dedup import across_documents, group
-from index.fusion import Fused, add_bonuses, bm25_share, convex_fusion, multi_granularity
+from index.fusion import (
+    Fused,
+    add_bonuses,
+    bm25_share,
+    convex_fusion,
+    multi_granularity,
+    with_bonus,
+)
 from index.generations import current_generation
 from index.highlight import best_sentences, matched_terms
 from index.hints import (
@@ -58,6 +65,7 @@ DEDUP_DEPTH = 20
 # across_documents): enough to let a report's own text pass the boilerplate it shares with
 # others when the two are close; chosen on the development questions (README).
 SHARED_PENALTY = 0.05
+SPARE_GROUPS = 10
 
 
 class Searcher:
@@ -220,13 +228,14 @@ class Searcher:
             doc_id = passages[f.row].doc_id
             facets[doc_id] = facets.get(doc_id, 0) + 1
         pool = candidates[: max(DEDUP_DEPTH, 3 * k)]
-        shared = across_documents(
-            group([passages[f.row].text for f in pool]), [passages[f.row].doc_id for f in pool]
-        )
-        if shared:
-            penalty = Bonus(-SHARED_PENALTY, ("repeated in another document",))
-            pool = add_bonuses(pool, {pool[i].row: penalty for i in shared})
-        groups = group([passages[f.row].text for f in pool], limit=k)
+        # Groups of near-duplicates, led by their best-ranked member; a group spanning
+        # documents is boilerplate and loses SHARED_PENALTY, all its members alike. The
+        # spare groups stand in for those that drop out of the first k.
+        groups = group([passages[f.row].text for f in pool], limit=k + SPARE_GROUPS)
+        penalty = Bonus(-SHARED_PENALTY, ("repeated in another document",))
+        for i in across_documents(groups, [passages[f.row].doc_id for f in pool]):
+            pool[i] = with_bonus(pool[i], penalty)
+        groups = sorted(groups, key=lambda members: -pool[members[0]].fused)[:k]
         hits = [
             self._hit(rank, question, query, [pool[i] for i in members], passages)
             for rank, members in enumerate(groups, start=1)
