@@ -218,11 +218,15 @@ class Searcher:
         hints = read_hints(question, self._gazetteer)
         # "the 2030 Agenda" names no document: no passage to read for it.
         hints = replace(hints, years=hints.years & self._years)
+        passages: dict[int, Passage] = {}
         if hints:
-            fused = self._with_hints(fused, hints)
+            passages = self._store.passages_by_rows([f.row for f in fused[:CANDIDATES]])
+            fused = self._with_hints(fused, hints, passages)
 
         candidates = fused[: max(FACET_DEPTH, 3 * k)]
-        passages = self._store.passages_by_rows([f.row for f in candidates])
+        passages.update(
+            self._store.passages_by_rows([f.row for f in candidates if f.row not in passages])
+        )
         facets: dict[str, int] = {}
         for f in candidates[:FACET_DEPTH]:
             doc_id = passages[f.row].doc_id
@@ -252,11 +256,13 @@ class Searcher:
             signals=signals,
         )
 
-    def _with_hints(self, fused: list[Fused], hints: Hints) -> list[Fused]:
-        """The first CANDIDATES results re-scored with the question's hints, the rest left
-        behind them: hints re-order what the retrievers found, they do not search."""
+    def _with_hints(
+        self, fused: list[Fused], hints: Hints, passages: dict[int, Passage]
+    ) -> list[Fused]:
+        """The first CANDIDATES results (their passages read) re-scored with the question's
+        hints, the rest left behind them: hints re-order what the retrievers found, they do
+        not search."""
         head = fused[:CANDIDATES]
-        passages = self._store.passages_by_rows([f.row for f in head])
         bonuses: dict[int, Bonus] = {}
         for f in head:
             passage = passages[f.row]

@@ -183,34 +183,32 @@ def passage_id(doc_id: str, text: str, occurrence: int) -> str:
 def section_headings(document: Document, passage: Passage) -> tuple[Heading, ...]:
     """The headings in force over the passage's own text, after any headings it opens with:
     `passage.section` holds their titles cut to citation length."""
+    return heading_path(
+        document.headings, _body_start(document, passage.char_start, passage.char_end)
+    )
+
+
+def _body_start(document: Document, start: int, end: int) -> int:
+    """Where the text from `start` to `end` begins after the headings it opens with (or
+    `start`, if it is nothing but headings): the position its section is read at."""
     if not document.headings:
-        return ()
+        return start
     starts = {h.char_start: h for h in document.headings}
-    text, position = document.text, passage.char_start
-    end = min(passage.char_end, len(text))
+    text, position = document.text, start
+    end = min(end, len(text))
     while position < end:
         while position < end and text[position].isspace():
             position += 1
         heading = starts.get(position)
         if heading is None:
-            break
+            return position
         position = heading.char_end
-    if position >= end:  # nothing but headings
-        position = passage.char_start
-    return heading_path(document.headings, position)
-
-
-def _section_for(
-    headings: Sequence[Heading], units: Sequence[tuple[int, int]], heading_starts: set[int]
-) -> tuple[str, ...]:
-    body = next((start for start, _ in units if start not in heading_starts), units[0][0])
-    return section_path(headings, body)
+    return start
 
 
 def chunk_document(document: Document, params: ChunkParams | None = None) -> list[Passage]:
     params = params or ChunkParams()
     text = document.text
-    heading_starts = {h.char_start for h in document.headings}
     seen: dict[str, int] = {}
     passages: list[Passage] = []
     for seg_start, seg_end in segments(document):
@@ -219,11 +217,10 @@ def chunk_document(document: Document, params: ChunkParams | None = None) -> lis
             for span in sentence_spans(text, seg_start, seg_end)
             for piece in _split_long(text, span[0], span[1], params.max_chars)
         ]
-        for start, end, first in pack(units, params):
+        for start, end, _first in pack(units, params):
             body = text[start:end]
             occurrence = seen.get(body, 0)
             seen[body] = occurrence + 1
-            members = [u for u in units[first:] if u[1] <= end]
             page = next((p for p in document.pages if p.char_start <= start < p.char_end), None)
             passages.append(
                 Passage(
@@ -233,7 +230,7 @@ def chunk_document(document: Document, params: ChunkParams | None = None) -> lis
                     text=body,
                     char_start=start,
                     char_end=end,
-                    section=_section_for(document.headings, members, heading_starts),
+                    section=section_path(document.headings, _body_start(document, start, end)),
                     page=page.number if page else None,
                     page_label=page.label if page else None,
                 )
