@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import DocumentError, IomqaError
+from core.records import Document, Passage
+from core.settings import Settings
 from index import dense, store
 from index.embedcache import CACHE_NAME, EmbeddingCache
 from index.generations import (
@@ -34,13 +37,11 @@ from index.searcher import Searcher
 from index.vectorfile import Rows, VectorFile
 from ingest.chunk import ChunkParams, section_headings, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
-from ingest.embed import Embedder, LazyEmbedder
+from ingest.embed import LazyEmbedder
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
 from ingest.pipeline import TEXT_VERSION, process
-from iomqa.errors import DocumentError, IomqaError
-from iomqa.records import Document, Passage
-from iomqa.settings import Settings
+from ingest.vectors import Embedder
 
 log = logging.getLogger(__name__)
 

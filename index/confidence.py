@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from iomqa.records import Signals
+from core.records import Signals
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FEATURES = (

@@ -19,9 +19,9 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import IndexCorrupt
 from index.vectorfile import Rows, read_rows, take_rows
-from ingest.embed import Vectors
-from iomqa.errors import IndexCorrupt
+from ingest.vectors import Vectors
 
 DENSE_NAME = "dense.faiss"
 UNITS_NAME = "sentences.faiss"

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.vectorfile import Rows, put_rows, write_rows
-from ingest.embed import Embedder, Vectors
+from ingest.vectors import Embedder, Vectors
 
 log = logging.getLogger(__name__)
 

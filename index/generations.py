@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from iomqa.errors import IndexNotFound, IngestLocked
+from core.errors import IndexNotFound, IngestLocked
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"

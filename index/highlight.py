@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from core.records import Highlight
 from index.keyword import STOPWORDS, query_tokens, stem_words, tokenize
-from iomqa.records import Highlight
 
 # A sentence sharing every query term gains this much over its cosine similarity.
 TERM_BONUS = 0.15

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from iomqa.records import Metadata
+from core.records import Metadata
 
 COUNTRIES_FILE = Path(__file__).with_name("countries.tsv")
 # Added to the fused score (cosine-like, about 0.3-0.8 for good candidates) of a passage

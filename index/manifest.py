@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import IndexCorrupt
 from ingest.load import sha256_file
-from iomqa.errors import IndexCorrupt
 
 SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"

@@ -9,6 +9,18 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import IndexCorrupt
+from core.models import PACKAGED_MODEL, ModelSource
+from core.records import (
+    DocumentInfo,
+    Filters,
+    Hit,
+    Located,
+    Passage,
+    SearchResult,
+    Signals,
+    Why,
+)
 from index import dense
 from index.confidence import Calibration, coverage, default_calibration
 from index.dedup import across_documents, group
@@ -35,18 +47,8 @@ from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, t
 from index.manifest import Manifest, read_manifest, verify_files
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
-from ingest.embed import PACKAGED_MODEL, Embedder, ModelSource, make_embedder
-from iomqa.errors import IndexCorrupt
-from iomqa.records import (
-    DocumentInfo,
-    Filters,
-    Hit,
-    Located,
-    Passage,
-    SearchResult,
-    Signals,
-    Why,
-)
+from ingest.embed import make_embedder
+from ingest.vectors import Embedder
 
 # Each retriever hands this many candidates (at least) to the fusion.
 CANDIDATES = 100

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from iomqa.records import Document, DocumentInfo, Heading, Metadata, PageSpan, Passage
+from core.records import Document, DocumentInfo, Heading, Metadata, PageSpan, Passage
 
 STORE_NAME = "passages.sqlite3"
 

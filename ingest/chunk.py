@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from core.records import Document, Heading, Passage
 from ingest.sections import heading_path, section_path
-from iomqa.records import Document, Heading, Passage
 
 _CLOSERS = '"”’)]⁰¹²³⁴⁵⁶⁷⁸⁹'
 _SENTENCE_END = re.compile(rf"[.!?][{re.escape(_CLOSERS)}]*\s+(?=[\"“‘(\[]?[A-Z0-9•])")

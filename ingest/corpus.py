@@ -8,8 +8,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from iomqa.errors import CorpusError
-from iomqa.records import Metadata
+from core.errors import CorpusError
+from core.records import Metadata
 
 MANIFEST_NAME = "corpus.toml"
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".txt": "text", ".md": "markdown"}

@@ -9,64 +9,21 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-Vectors = npt.NDArray[np.float32]
-
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-# Same vectors as torch to rounding (checked at export), in a third of the time per question.
-DEFAULT_MODEL = f"{MODEL_NAME}@onnx"
-HASHING_PREFIX = "hashing-"
-# "<model>@<backend>"; a bare model name runs on torch.
-BACKENDS = ("torch", "onnx", "onnx-int8")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where model weights are read from and where derived model files are kept."""
-
-    path: Path | None = None  # None: the packaged all-MiniLM-L6-v2
-    cache_dir: Path = Path("var/models")
-
-
-PACKAGED_MODEL = ModelSource()
-
-
-def split_model_spec(model: str) -> tuple[str, str]:
-    """ "name@onnx" -> ("name", "onnx"); a bare name runs on torch."""
-    name, sep, backend = model.rpartition("@")
-    if not sep:
-        return model, "torch"
-    if backend not in BACKENDS or not name:
-        raise ValueError(
-            f"model {model!r}: write NAME or NAME@BACKEND with BACKEND one of {', '.join(BACKENDS)}"
-        )
-    return name, backend
-
-
-class Embedder(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def dimension(self) -> int: ...
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
-        """Rows are L2-normalised, so inner product is cosine similarity."""
-        ...
-
-
-def normalise(vectors: Vectors) -> Vectors:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
-
+from core.models import (
+    HASHING_PREFIX,
+    MODEL_NAME,
+    PACKAGED_MODEL,
+    ModelSource,
+    split_model_spec,
+)
+from ingest.onnx_encoder import OnnxEmbedder
+from ingest.vectors import Embedder, Vectors, normalise
 
 _TOKEN = re.compile(r"\w+")
 
@@ -194,8 +151,6 @@ def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
     path = source.path or default_model_path()
     if backend == "torch":
         return SentenceTransformerEmbedder(path, model)
-    from ingest.onnx_encoder import OnnxEmbedder
-
     return OnnxEmbedder(path, model, backend, source.cache_dir)
 
 

@@ -28,7 +28,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 
-from iomqa.records import RawPage
+from core.records import RawPage
 
 ZONE_LINES = 3  # non-blank lines at each end of a page that may be furniture
 MIN_SHARE = 0.3

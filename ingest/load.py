@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from core.errors import DocumentError
+from core.records import LoadedDocument, Metadata, RawPage
 from ingest.corpus import SUPPORTED_SUFFIXES, CorpusFile
 from ingest.pdf import PageProgress, PdfLimits, read_pdf
-from iomqa.errors import DocumentError
-from iomqa.records import LoadedDocument, Metadata, RawPage
 
 log = logging.getLogger(__name__)
 

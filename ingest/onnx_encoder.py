@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.embed import Vectors, normalise
-from iomqa.errors import ModelError
+from core.errors import ModelError
+from ingest.vectors import Vectors, normalise
 
 # fp32 reproduces torch to rounding; int8 trades a little agreement for speed.
 MIN_AGREEMENT = {"onnx": 0.9999, "onnx-int8": 0.98}

@@ -31,8 +31,8 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
 
-from iomqa.errors import DocumentError
-from iomqa.records import RawPage
+from core.errors import DocumentError
+from core.records import RawPage
 
 log = logging.getLogger(__name__)
 

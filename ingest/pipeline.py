@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import DocumentError
+from core.records import Document, LoadedDocument, Passage
 from ingest.chunk import ChunkParams, chunk_document
 from ingest.corpus import CorpusFile
 from ingest.furniture import strip_furniture
 from ingest.load import load
 from ingest.pdf import PageProgress, PdfLimits
 from ingest.sections import assemble
-from iomqa.errors import DocumentError
-from iomqa.records import Document, LoadedDocument, Passage
 
 # Bumped whenever loading, cleaning, sectioning or chunking changes the passages an
 # unchanged file yields, or what the retrievers read for them (index.build.context_text);

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.records import Heading, PageSpan, RawPage
 from ingest.clean import (
     collapse_spaces,
     dehyphenate,
@@ -19,7 +20,6 @@ from ingest.clean import (
     strip_markdown,
     table_row_to_text,
 )
-from iomqa.records import Heading, PageSpan, RawPage
 
 MAX_HEADING_CHARS = 300
 MAX_NUMBERED_HEADING_CHARS = 200

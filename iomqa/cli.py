@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from iomqa.errors import IomqaError
-from iomqa.settings import Settings, get_settings
+from core.errors import IomqaError
+from core.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 index_app = typer.Typer(no_args_is_help=True, help="Inspect and check index generations.")

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from core.errors import CorpusError
+from core.settings import Settings
 from ingest.corpus import SUPPORTED_SUFFIXES, safe_file_name, set_manifest_entry
-from iomqa.errors import CorpusError
-from iomqa.settings import Settings
 from service.jobs import JobManager, job_summary
 from service.reload import SearcherHolder
 from service.schemas import ErrorOut

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from core.records import DocumentInfo, Filters, Hit, Passage, SearchResult
+from core.settings import Settings, get_settings
 from index.searcher import Searcher
-from iomqa.records import DocumentInfo, Filters, Hit, Passage, SearchResult
-from iomqa.settings import Settings, get_settings
 from service.admin import router as admin_router
 from service.cache import LruCache
 from service.citations import cite

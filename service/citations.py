@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from iomqa.records import DocumentInfo, Metadata, Passage
+from core.records import DocumentInfo, Metadata, Passage
 
 _ACRONYM = re.compile(r"\(([A-Z]{2,})\)")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from iomqa.records import Metadata
+from core.records import Metadata
 
 Format = Literal["bibtex", "ris", "csl-json", "apa", "chicago"]
 FORMATS: tuple[str, ...] = get_args(Format)

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import IomqaError
+from core.settings import Settings
 from index.build import BuildConfig, BuildReport, build_index
 from ingest.embed import make_embedder
-from iomqa.errors import IomqaError
-from iomqa.settings import Settings
 from service.reload import SearcherHolder
 
 log = logging.getLogger(__name__)

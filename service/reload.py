@@ -10,11 +10,13 @@ import logging
 import threading
 from pathlib import Path
 
+from core.errors import IndexCorrupt, IomqaError
+from core.models import ModelSource
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
 from index.searcher import Searcher
-from ingest.embed import BatchingEmbedder, Embedder, ModelSource, make_embedder
-from iomqa.errors import IndexCorrupt, IomqaError
+from ingest.embed import BatchingEmbedder, make_embedder
+from ingest.vectors import Embedder
 
 log = logging.getLogger(__name__)
 

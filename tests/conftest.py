@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings, get_settings
 from index.build import BuildConfig, BuildReport, build_index
 from ingest.embed import HashingEmbedder
-from iomqa.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from core.settings import Settings
 from index.generations import CURRENT, GENERATIONS, current_version
-from iomqa.settings import Settings
 from service.app import create_app
 from tests.conftest import build
 

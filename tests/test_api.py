@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from index.hints import REGION_BONUS, YEAR_BONUS
 from index.searcher import SHARED_PENALTY
-from iomqa.settings import Settings
 from service.app import create_app
 
 

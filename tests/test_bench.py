@@ -1,11 +1,11 @@
 """Benchmark plumbing: statistics, the Markdown section, and the scale run on tiny sizes."""
 
+from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from ingest.embed import HashingEmbedder
 from iomqa.bench import scale
 from iomqa.bench.report import BEGIN, END, markdown, splice
 from iomqa.bench.stats import percentile
-from iomqa.settings import Settings
 
 
 def test_nearest_rank_percentiles() -> None:

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import IndexCorrupt, IndexNotFound
+from core.records import Filters
+from core.settings import Settings
 from index.build import context_text
 from index.generations import (
     CURRENT,
@@ -18,9 +21,6 @@ from index.searcher import Searcher
 from index.store import STORE_NAME, Store
 from ingest.chunk import section_headings
 from ingest.embed import HashingEmbedder
-from iomqa.errors import IndexCorrupt, IndexNotFound
-from iomqa.records import Filters
-from iomqa.settings import Settings
 from tests.conftest import build
 
 

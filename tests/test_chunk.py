@@ -1,10 +1,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.records import Document, Metadata, RawPage
 from index.build import context_text
 from ingest.chunk import ChunkParams, chunk_document, pack, section_headings, sentence_spans
 from ingest.sections import assemble
-from iomqa.records import Document, Metadata, RawPage
 
 
 def make_doc(pages: list[RawPage], markdown: bool = True, doc_id: str = "d") -> Document:

@@ -1,4 +1,4 @@
-from iomqa.records import DocumentInfo, Metadata, Passage
+from core.records import DocumentInfo, Metadata, Passage
 from service.citations import cite, format_reference, locator
 
 IOM = "International Organization for Migration (IOM)"

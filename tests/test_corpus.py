@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import CorpusError
 from ingest.corpus import assign_doc_ids, read_manifest, scan, slug_doc_id
-from iomqa.errors import CorpusError
 
 
 def test_scan_lists_documents_but_not_the_manifest_or_hidden_files(small_corpus: Path) -> None:

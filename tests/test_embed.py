@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from ingest.embed import BatchingEmbedder, HashingEmbedder, LazyEmbedder, Vectors
+from ingest.embed import BatchingEmbedder, HashingEmbedder, LazyEmbedder
+from ingest.vectors import Vectors
 
 
 class Slow:

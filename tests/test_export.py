@@ -18,8 +18,8 @@ from citeproc import (
 from citeproc.source.json import CiteProcJSON
 from fastapi.testclient import TestClient
 
-from iomqa.records import Metadata
-from iomqa.settings import Settings
+from core.records import Metadata
+from core.settings import Settings
 from service.app import create_app
 from service.export import (
     FORMATS,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from core.records import RawPage
+from core.settings import Settings
 from index.searcher import Searcher
 from ingest.furniture import furniture_lines, strip_furniture
-from iomqa.records import RawPage
-from iomqa.settings import Settings
 from tests.conftest import build
 
 HEADER = "International Dialogue on Migration No. 36"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from core.records import Metadata
 from index.fusion import Fused, add_bonuses
 from index.hints import (
     M49_REGIONS,
@@ -17,7 +18,6 @@ from index.hints import (
     parse_places,
     read_hints,
 )
-from iomqa.records import Metadata
 
 
 @pytest.fixture(scope="module")

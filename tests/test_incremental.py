@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+from core.errors import IndexCorrupt, IngestLocked
+from core.settings import Settings
 from index.build import BuildConfig, build_index, publish_verified
 from index.generations import (
     CURRENT,
@@ -19,8 +21,6 @@ from index.generations import (
 )
 from index.searcher import Searcher
 from ingest.embed import HashingEmbedder
-from iomqa.errors import IndexCorrupt, IngestLocked
-from iomqa.settings import Settings
 from tests.conftest import build
 
 GAMMA = """# Gamma report

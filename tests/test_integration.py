@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from core.models import DEFAULT_MODEL
+from core.settings import Settings
 from index.build import BuildConfig, build_index
-from ingest.embed import DEFAULT_MODEL, make_embedder
-from iomqa.settings import Settings
+from ingest.embed import make_embedder
 from service.app import create_app
 from tests.conftest import CORPUS
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from iomqa.settings import Settings
+from core.settings import Settings
 from service.app import create_app
 
 

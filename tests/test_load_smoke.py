@@ -1,4 +1,4 @@
-"""The load script (bench/load.py) in a few seconds: it runs, sees the reload and counts
+"""The load script (iomqa/bench/load.py) in a few seconds: it runs, sees the reload and counts
 failed requests. The real run is a benchmark, not a test (docs/benchmarks.md)."""
 
 import re
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from iomqa.bench.report import BEGIN, END
-from tests.conftest import REPO, write_small_corpus
+from tests.conftest import write_small_corpus
 
 
 def load(
@@ -20,7 +20,8 @@ def load(
     done = subprocess.run(
         [
             sys.executable,
-            str(REPO / "bench" / "load.py"),
+            "-m",
+            "iomqa.bench.load",
             "--model",
             "hashing-64",
             "--users",
@@ -44,7 +45,7 @@ def load(
 
 def test_a_short_load_run_has_no_failures_and_sees_the_reload(tmp_path: Path) -> None:
     bench = f"{BEGIN}\n## `iomqa bench`\n\nfigures\n{END}\n"
-    old_run = "<!-- bench/load.py: begin -->\n## Load run\n\nold\n<!-- bench/load.py: end -->"
+    old_run = "<!-- iomqa.bench.load: begin -->\n## Load run\n\nold\n<!-- iomqa.bench.load: end -->"
     done, report = load(tmp_path, before=f"# Benchmarks\n\n{old_run}\n\n{bench}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\*\*\d+ requests, 0 failed\*\*", report), report

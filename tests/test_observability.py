@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from iomqa.settings import Settings
+from core.settings import Settings
 from service.app import create_app
 from service.logs import JsonFormatter, RequestIdFilter, configure_logging
 

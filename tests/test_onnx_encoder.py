@@ -7,18 +7,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from core.errors import ModelError
+from core.models import MODEL_NAME, ModelSource, split_model_spec
+from core.settings import Settings
 from ingest import onnx_encoder
-from ingest.embed import (
-    MODEL_NAME,
-    HashingEmbedder,
-    ModelSource,
-    default_model_path,
-    make_embedder,
-    split_model_spec,
-)
+from ingest.embed import HashingEmbedder, default_model_path, make_embedder
 from ingest.onnx_encoder import OnnxEmbedder, mean_pool, read_model_config
-from iomqa.errors import ModelError
-from iomqa.settings import Settings
 
 
 def test_a_model_spec_names_its_backend() -> None:

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from iomqa.settings import Settings
+from core.settings import Settings
 from service.app import create_app
 from tests.conftest import build
 

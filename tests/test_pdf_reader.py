@@ -16,8 +16,8 @@ from pypdf.errors import (
 )
 
 import ingest.pdf
+from core.errors import DocumentError
 from ingest.pdf import Message, PdfLimits, answer, failure, read_pdf
-from iomqa.errors import DocumentError
 
 SAMPLES = Path(__file__).parent / "pdf-samples"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Passage
+from core.settings import Settings
 from index.build import BuildConfig, BuildReport, DocumentOutcome, build_index
 from index.searcher import Searcher
 from ingest.embed import HashingEmbedder
 from ingest.pdf import PdfLimits
-from iomqa.records import Passage
-from iomqa.settings import Settings
 from tests.conftest import FAKE_MODEL, build
 
 SAMPLES = Path(__file__).parent / "pdf-samples"

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
+from core.settings import Settings
 from iomqa.bench.server import running_server
-from iomqa.settings import Settings
 from tests.conftest import build
 
 REPORT = "# Epsilon\n\n## 1. Findings\n\nSeasonal orchard workers from Lesotho earned 40% more.\n"

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.records import Signals
 from index.confidence import FEATURES, Calibration, coverage, fit
 from index.dedup import across_documents, group, near_duplicate, shingles
 from index.highlight import best_sentences, matched_terms
 from index.keyword import KeywordIndex, name_words, query_tokens, tokenize, top_k
 from iomqa.evaluation.metrics import auroc
-from iomqa.records import Signals
 
 
 def test_tokens_are_stemmed_folded_and_free_of_function_words() -> None:

@@ -7,6 +7,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from core.errors import IndexCorrupt
+from core.records import Filters
+from core.settings import Settings
 from index import dense, keyword
 from index.build import BuildConfig, build_index
 from index.embedcache import EmbeddingCache
@@ -16,9 +19,6 @@ from index.manifest import MANIFEST_NAME
 from index.searcher import Searcher
 from index.vectorfile import VectorFile
 from ingest.embed import HashingEmbedder
-from iomqa.errors import IndexCorrupt
-from iomqa.records import Filters
-from iomqa.settings import Settings
 from tests.conftest import CORPUS
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from schemathesis.checks import positive_data_acceptance
 
-from iomqa.settings import Settings
+from core.settings import Settings
 from service.app import create_app
 
 TOKEN = "fuzz-token"

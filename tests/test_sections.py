@@ -1,5 +1,5 @@
+from core.records import RawPage
 from ingest.sections import assemble, page_lines, section_path
-from iomqa.records import RawPage
 
 
 def headings(text: str) -> list[tuple[int, str]]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.settings import Settings
 from iomqa.bench.server import running_server
-from iomqa.settings import Settings
 
 
 @pytest.fixture(scope="module")

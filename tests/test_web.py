@@ -16,8 +16,8 @@ import playwright.sync_api as playwright_api
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from iomqa.bench.server import running_server
-from iomqa.settings import Settings
 from service.app import create_app
 from service.export import FORMATS
 from service.web import LABELS, marked

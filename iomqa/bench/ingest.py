@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from index.build import BuildConfig, build_index, context_text
 from index.searcher import Searcher
 from ingest.chunk import sentence_spans
 from ingest.embed import LazyEmbedder, make_embedder
-from iomqa.settings import Settings
 
 SWEEP_BATCH_SIZES = (8, 16, 32, 64)
 SWEEP_TEXTS = 800

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from core.settings import Settings
 from iomqa.bench.server import running_server
 from iomqa.bench.stats import percentile
-from iomqa.settings import Settings
 
 
 def bare_encode_ms(settings: Settings, questions: Sequence[str], model: str) -> list[float]:
@@ -72,9 +72,9 @@ def _load(url: str, questions: Sequence[str], concurrency: int) -> dict[str, Any
 
 
 def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[str, Any]:
+    from core.models import HASHING_PREFIX, split_model_spec
     from index.generations import current_generation
     from index.manifest import read_manifest
-    from ingest.embed import HASHING_PREFIX, split_model_spec
 
     asked = list(questions) * rounds
     served = read_manifest(current_generation(settings.index_dir)).model

@@ -22,12 +22,14 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from core.models import ModelSource
 from index import dense
 from index.build import write_generation
 from index.searcher import CANDIDATES, Searcher
 from index.store import STORE_NAME, Store
 from index.vectorfile import VectorFile
-from ingest.embed import Embedder, ModelSource, make_embedder
+from ingest.embed import make_embedder
+from ingest.vectors import Embedder
 from iomqa.bench import synthetic
 from iomqa.bench.stats import percentile
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from iomqa.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

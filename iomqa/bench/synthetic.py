@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from core.records import Document, Metadata, Passage
 from index.build import GenerationInput, context_text
 from index.store import Store
 from index.vectorfile import VectorFile
-from iomqa.records import Document, Metadata, Passage
 
 NOISE = 0.5  # per-vector noise norm relative to a unit vector: cosine about 0.9
 REPLACE = 0.1

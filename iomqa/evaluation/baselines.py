@@ -11,7 +11,7 @@ import numpy as np
 
 from index.fusion import reciprocal_rank_fusion
 from index.keyword import KeywordIndex
-from ingest.embed import Embedder
+from ingest.vectors import Embedder
 from iomqa.evaluation.harness import Answer
 
 WINDOW_WORDS = 200

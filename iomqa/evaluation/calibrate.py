@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.records import Signals
+from core.settings import Settings
 from index.confidence import default_calibration, fit, save
 from index.searcher import Searcher
 from iomqa.evaluation.harness import UNANSWERABLE, Question
 from iomqa.evaluation.metrics import auroc
-from iomqa.records import Signals
-from iomqa.settings import Settings
 
 
 def _auroc(calibration_signals: Sequence[tuple[Signals, bool]], model: object) -> float:

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from index.searcher import Searcher
 from iomqa.evaluation.baselines import WindowBaseline
 from iomqa.evaluation.harness import Answer, Ask
-from iomqa.settings import Settings
 from service.app import create_app
 
 

@@ -1,4 +1,4 @@
-"""Researchers and scripts asking questions: the load `bench/load.py` runs with locust."""
+"""Researchers and scripts asking questions: the load run (`python -m iomqa.bench.load`)."""
 
 from __future__ import annotations
 

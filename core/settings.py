@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.embed import DEFAULT_MODEL, ModelSource, split_model_spec
+from core.models import DEFAULT_MODEL, ModelSource, split_model_spec
 
 
 class Settings(BaseSettings):

@@ -1,8 +1,8 @@
 """Load run: locust users against a real `iomqa serve` on loopback while an index reload
 happens, then latency percentiles into a markdown report.
 
-    .venv/bin/python bench/load.py                       # 8 users, 60 s, packaged model
-    .venv/bin/python bench/load.py --model hashing-64 --users 2 --duration 5
+    .venv/bin/python -m iomqa.bench.load                 # 8 users, 60 s, packaged model
+    .venv/bin/python -m iomqa.bench.load --model hashing-64 --users 2 --duration 5
 
 Steps: copy the corpus to a scratch folder, `iomqa ingest` it, start `iomqa serve` on a
 free loopback port (watching for new generations every second), run locust headless for
@@ -33,7 +33,7 @@ from pathlib import Path
 from iomqa.bench.report import splice
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+REPO = HERE.parent.parent
 NEW_REPORT = """# Load-run report
 
 ## 1. Findings
@@ -41,8 +41,8 @@ NEW_REPORT = """# Load-run report
 Seasonal orchard workers from Lesotho earned forty per cent more during the pilot.
 """
 PERCENTILES = ("50%", "90%", "95%", "99%", "100%")
-LOAD_BEGIN = "<!-- bench/load.py: begin -->"
-LOAD_END = "<!-- bench/load.py: end -->"
+LOAD_BEGIN = "<!-- iomqa.bench.load: begin -->"
+LOAD_END = "<!-- iomqa.bench.load: end -->"
 
 
 @dataclass
@@ -247,7 +247,7 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
         LOAD_BEGIN,
         "## Load run",
         "",
-        f"`{' '.join(['.venv/bin/python', 'bench/load.py', *sys.argv[1:]])}` "
+        f"`{' '.join(['.venv/bin/python', '-m', 'iomqa.bench.load', *sys.argv[1:]])}` "
         f"on {datetime.now(UTC):%Y-%m-%d}: {args.users} locust users for {args.duration} s "
         f"against `iomqa serve` (uvicorn, one process) on loopback, on a {os.cpu_count()}-core "
         f"machine, CPU only ({platform.machine()}, Python {platform.python_version()}), "

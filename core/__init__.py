@@ -1,0 +1,1 @@
+"""The floor every layer stands on: records, errors and settings. Imports nothing of the project."""
