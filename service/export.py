@@ -9,10 +9,48 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from core.records import Metadata
+from service.citations import (
+    Author,
+    Locator,
+    Person,
+    acronym,
+    authors,
+    is_corporate,
+    publisher_and_place,
+    publisher_is_author,
+    where_text,
+    without_acronym,
+    year_text,
+)
+
+# The rules (locator, authors, publisher, acronym, year) live in service.citations; they are
+# re-exported here for the modules that cite through this one.
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "MEDIA_TYPES",
+    "Author",
+    "Format",
+    "Locator",
+    "Person",
+    "acronym",
+    "authors",
+    "bibtex_escape",
+    "citation_key",
+    "csl_item",
+    "export",
+    "is_corporate",
+    "publisher_and_place",
+    "to_apa",
+    "to_bibtex",
+    "to_chicago",
+    "to_csl_json",
+    "to_ris",
+    "without_acronym",
+]
 
 Format = Literal["bibtex", "ris", "csl-json", "apa", "chicago"]
 FORMATS: tuple[str, ...] = get_args(Format)
@@ -31,92 +69,6 @@ EXTENSIONS: dict[str, str] = {
     "apa": "txt",
     "chicago": "txt",
 }
-
-# Words that mark an author as an organisation rather than a person.
-_CORPORATE = re.compile(
-    r"\b(organi[sz]ation|office|agency|nations|institute|department|ministry|commission|"
-    r"council|programme|program|fund|bank|union|cent(?:re|er)|university|association|"
-    r"secretariat|group|network|forum|committee|foundation|government|world|international)\b",
-    re.IGNORECASE,
-)
-_ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z]*[A-Z])\)\s*$")
-_PLACE = re.compile(r"^[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2}$")
-
-
-@dataclass(frozen=True)
-class Locator:
-    """Where in the document a passage sits: a printed page (PDF sources) or a section."""
-
-    page: int | None = None
-    page_label: str | None = None
-    section: tuple[str, ...] = ()
-
-    @property
-    def page_text(self) -> str | None:
-        if self.page is None:
-            return None
-        return self.page_label or str(self.page)
-
-    @property
-    def section_text(self) -> str | None:
-        return " › ".join(self.section) if self.section else None
-
-
-@dataclass(frozen=True)
-class Person:
-    family: str
-    given: str | None = None
-
-
-Author = Person | str  # a str is a corporate (literal) author
-
-
-def is_corporate(name: str) -> bool:
-    return bool(_CORPORATE.search(name)) or "(" in name or len(name.split()) > 4
-
-
-def authors(metadata: Metadata) -> list[Author]:
-    """The authors: one organisation, or people split on ";" / " and "."""
-    name = (metadata.author or "").strip()
-    if not name:
-        return []
-    if is_corporate(name):
-        return [name]
-    people: list[Author] = []
-    for part in re.split(r"\s*;\s*|\s+and\s+|\s*&\s*", name):
-        part = part.strip().strip(",")
-        if not part:
-            continue
-        if "," in part:
-            family, given = (s.strip() for s in part.split(",", 1))
-        elif " " in part:
-            given, family = part.rsplit(" ", 1)
-        else:
-            family, given = part, ""
-        people.append(Person(family=family, given=given or None))
-    return people
-
-
-def publisher_and_place(metadata: Metadata) -> tuple[str | None, str | None]:
-    """ "International Organization for Migration (IOM), Geneva" -> (name, "Geneva")."""
-    publisher = (metadata.publisher or "").strip()
-    if not publisher:
-        return None, None
-    name, sep, place = publisher.rpartition(", ")
-    if sep and name and _PLACE.match(place) and not is_corporate(place):
-        return name, place
-    return publisher, None
-
-
-def without_acronym(name: str) -> str:
-    """ "International Organization for Migration (IOM)" -> "International Organization for
-    Migration" (APA and Chicago spell a group author out)."""
-    return _ACRONYM.sub("", name).strip()
-
-
-def acronym(name: str) -> str | None:
-    match = _ACRONYM.search(name)
-    return match.group(1) if match else None
 
 
 def citation_key(doc_id: str) -> str:
@@ -323,74 +275,70 @@ def _end(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _where_text(where: Locator | None, *, apa: bool) -> str | None:
-    if where is None:
-        return None
-    if where.page_text:
-        return f"p. {where.page_text}" if apa else where.page_text
-    if where.section:
-        return f"section “{where.section[-1]}”"
-    return None
-
-
-def to_apa(doc_id: str, metadata: Metadata, where: Locator | None = None) -> str:
-    """APA 7 reference; for a passage, followed by its parenthetical in-text citation."""
-    names = authors(metadata)
+def _apa_reference(metadata: Metadata, names: Sequence[Author]) -> str:
+    """APA 7 §9.4: author, date, title, source; a work without an author starts with its title
+    (§9.12), and a publisher that is also the author is left out (§9.29)."""
     publisher, _ = publisher_and_place(metadata)
     author = _apa_names(names)
-    year = str(metadata.year) if metadata.year is not None else "n.d."
+    year = year_text(metadata.year)
     title = metadata.title.rstrip(".")
     series = None
     if metadata.series:
         series = metadata.series + (f" No. {metadata.number}" if metadata.number else "")
     title_part = f"{title} ({series})." if series else _end(title)
-    parts = [f"{_end(author)} ({year})." if author else "", title_part]
-    if not author:
-        parts = [title_part, f"({year})."]
-    if publisher and without_acronym(publisher) != author:
+    parts = [f"{_end(author)} ({year}).", title_part] if author else [title_part, f"({year})."]
+    if publisher and not publisher_is_author(metadata):
         parts.append(_end(without_acronym(publisher)))
     if metadata.url:
         parts.append(metadata.url)
-    reference = " ".join(p for p in parts if p)
-    located = _where_text(where, apa=True)
+    return " ".join(parts)
+
+
+def _apa_in_text_author(names: Sequence[Author], title: str) -> str:
+    """The author part of a parenthetical citation: a group spelled out with its acronym in
+    brackets (APA 7 §8.21), one or two family names, or the first with "et al." (§8.17)."""
+    if len(names) == 1 and isinstance(names[0], str):
+        short, abbr = without_acronym(names[0]), acronym(names[0])
+        return f"{short} [{abbr}]" if abbr else short
+    families = [a if isinstance(a, str) else a.family for a in names]
+    if not families:
+        return f"“{title}”"  # §8.14: no author, so the title stands in
+    if len(families) == 2:
+        return " & ".join(families)
+    return families[0] + (" et al." if len(families) > 2 else "")
+
+
+def to_apa(doc_id: str, metadata: Metadata, where: Locator | None = None) -> str:
+    """APA 7 reference; for a passage, followed by its parenthetical in-text citation."""
+    names = authors(metadata)
+    reference = _apa_reference(metadata, names)
+    # §8.13: the printed page with "p."; the PDF page is no part of an APA citation.
+    located = where_text(where, page_prefix="p. ", with_pdf_page=False)
     if located is None:
         return reference + "\n"
-    if len(names) == 1 and isinstance(names[0], str):
-        short = without_acronym(names[0])
-        abbr = acronym(names[0])
-        who = f"{short} [{abbr}]" if abbr else short
-    elif names:
-        first = names[0]
-        family = first if isinstance(first, str) else first.family
-        who = family + (" et al." if len(names) > 2 else "")
-        if len(names) == 2:
-            second = names[1]
-            who = f"{family} & {second if isinstance(second, str) else second.family}"
-    else:
-        who = f"“{title}”"
-    return f"{reference}\n({who}, {year}, {located})\n"
+    who = _apa_in_text_author(names, metadata.title.rstrip("."))
+    return f"{reference}\n({who}, {year_text(metadata.year)}, {located})\n"
+
+
+def _chicago_imprint(metadata: Metadata) -> str:
+    """Chicago 17 14.21: "Place: Publisher, Year", the publisher spelled out."""
+    publisher, place = publisher_and_place(metadata)
+    name = without_acronym(publisher) if publisher else None
+    firm = f"{place}: {name}" if place and name else name
+    return ", ".join(p for p in (firm, year_text(metadata.year)) if p)
 
 
 def to_chicago(doc_id: str, metadata: Metadata, where: Locator | None = None) -> str:
     """Chicago notes and bibliography: the bibliography entry for a document, the full note
-    (with page or section) for a passage."""
+    (with page or section) for a passage (Chicago 17 14.20, 14.21)."""
     names = authors(metadata)
-    publisher, place = publisher_and_place(metadata)
-    year = str(metadata.year) if metadata.year is not None else "n.d."
     title = metadata.title.rstrip(".")
     series = None
     if metadata.series:
         series = metadata.series + (f" {metadata.number}" if metadata.number else "")
-    imprint = ", ".join(
-        p
-        for p in (
-            f"{place}: {without_acronym(publisher)}" if place and publisher else None,
-            None if place else (without_acronym(publisher) if publisher else None),
-            year,
-        )
-        if p
-    )
-    located = _where_text(where, apa=False)
+    imprint = _chicago_imprint(metadata)
+    # 14.22: a note gives the bare page number, no "p."
+    located = where_text(where, page_prefix="", with_pdf_page=False)
     if located is None:
         parts = [_end(_chicago_names(names, inverted=True)) if names else "", _end(title)]
         if series:
