@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# CPU build from the machine's wheel cache; an unpinned torch would pull a multi-GB CUDA build.
-TORCH  := torch==2.13.0
+# Every version pinned, torch's CPU build included: what CI tested is what a new machine gets.
+LOCK   := requirements.lock
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup chromium serve test lint index clean
+.PHONY: setup lock chromium serve test lint index clean
 
 setup: $(STAMP)
 
@@ -18,12 +18,20 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# Fails when pyproject.toml asks for a package the lock lacks: run `make lock`.
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# After changing dependencies in pyproject.toml or requirements.in: re-resolve every pin.
+# `make lock UPGRADE=1` also moves pinned packages to their newest allowed releases.
+lock: setup
+	$(BIN)/pip-compile --quiet --allow-unsafe --extra test --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file $(LOCK) pyproject.toml requirements.in
 
 index: setup
 	$(BIN)/iomqa ingest --if-missing
@@ -38,6 +46,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

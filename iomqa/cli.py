@@ -5,16 +5,42 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core.errors import IomqaError
 from core.settings import Settings, get_settings
+from index.build import BuildConfig, build_index
+from index.generations import (
+    GENERATIONS,
+    current_generation,
+    current_version,
+    ingest_lock,
+    list_versions,
+    set_current,
+)
+from index.manifest import read_manifest
+from index.searcher import Searcher
+from ingest.embed import LazyEmbedder, make_embedder
+from iomqa.bench import ingest as ingest_bench
+from iomqa.bench import query as query_bench
+from iomqa.bench import scale as scale_bench
+from iomqa.bench.report import markdown, splice
+from iomqa.bench.stats import machine
+from iomqa.evaluation.calibrate import refit
+from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
+from iomqa.evaluation.service import baseline_systems, service_system
+from service.app import create_app
+from service.citations import cite
+from service.logs import configure_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 index_app = typer.Typer(no_args_is_help=True, help="Inspect and check index generations.")
@@ -53,9 +79,6 @@ def ingest(
 ) -> None:
     """Bring the index up to date with the corpus folder (new, changed and removed files
     only) and publish the new generation atomically."""
-    from index.build import BuildConfig, build_index
-    from index.generations import current_version
-    from ingest.embed import LazyEmbedder, make_embedder
 
     settings = _settings(corpus_dir, index_dir)
     if if_missing and current_version(settings.index_dir):
@@ -122,11 +145,6 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: IOMQA_PORT or 8000")] = None,
 ) -> None:
     """Serve the HTTP API (and /docs) over the published index."""
-    import uvicorn
-
-    from index.generations import current_version
-    from service.app import create_app
-    from service.logs import configure_logging
 
     settings = _settings()
     if current_version(settings.index_dir) is None:
@@ -153,8 +171,6 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the passages that best answer QUESTION, with citations."""
-    from index.searcher import Searcher
-    from service.citations import cite
 
     settings = _settings()
     if not question.strip():
@@ -213,9 +229,6 @@ def evaluate_command(
     ] = False,
 ) -> None:
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
-    from iomqa.evaluation.calibrate import refit
-    from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
-    from iomqa.evaluation.service import baseline_systems, service_system
 
     settings = _settings()
     qs = load_questions(questions)
@@ -261,17 +274,6 @@ def bench_command(
     ),
 ) -> None:
     """Measure queries, ingest and scale; write docs/benchmarks.md and .json."""
-    from datetime import UTC, datetime
-
-    import numpy as np
-
-    from index.searcher import Searcher
-    from iomqa.bench import ingest as ingest_bench
-    from iomqa.bench import query as query_bench
-    from iomqa.bench import scale as scale_bench
-    from iomqa.bench.report import markdown, splice
-    from iomqa.bench.stats import machine
-    from iomqa.evaluation.harness import load_questions
 
     settings = _settings()
     try:
@@ -317,8 +319,6 @@ def bench_command(
 @index_app.command("list")
 def index_list() -> None:
     """List generations; * marks the one being served."""
-    from index.generations import GENERATIONS, current_version, list_versions
-    from index.manifest import read_manifest
 
     settings = _settings()
     current = current_version(settings.index_dir)
@@ -338,16 +338,6 @@ def index_rollback(
     ] = None,
 ) -> None:
     """Serve an earlier generation again (after checking it); a running service follows."""
-    from index.generations import (
-        GENERATIONS,
-        current_version,
-        ingest_lock,
-        list_versions,
-        set_current,
-    )
-    from index.manifest import read_manifest
-    from index.searcher import Searcher
-    from ingest.embed import make_embedder
 
     settings = _settings()
     try:
@@ -377,10 +367,6 @@ def index_verify(
     version: Annotated[str | None, typer.Argument(help="Default: the current generation")] = None,
 ) -> None:
     """Check a generation's files, counts and model against its manifest."""
-    from index.generations import GENERATIONS, current_generation
-    from index.manifest import read_manifest
-    from index.searcher import Searcher
-    from ingest.embed import make_embedder
 
     settings = _settings()
     try:

@@ -10,13 +10,16 @@ from typing import Any
 
 import httpx
 
+from core.models import HASHING_PREFIX, split_model_spec
 from core.settings import Settings
+from index.generations import current_generation
+from index.manifest import read_manifest
+from ingest.embed import make_embedder
 from iomqa.bench.server import running_server
 from iomqa.bench.stats import percentile
 
 
 def bare_encode_ms(settings: Settings, questions: Sequence[str], model: str) -> list[float]:
-    from ingest.embed import make_embedder
 
     embedder = make_embedder(model, settings.model_source)
     for q in questions[:10]:
@@ -72,9 +75,6 @@ def _load(url: str, questions: Sequence[str], concurrency: int) -> dict[str, Any
 
 
 def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[str, Any]:
-    from core.models import HASHING_PREFIX, split_model_spec
-    from index.generations import current_generation
-    from index.manifest import read_manifest
 
     asked = list(questions) * rounds
     served = read_manifest(current_generation(settings.index_dir)).model

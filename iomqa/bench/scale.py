@@ -25,6 +25,7 @@ import numpy.typing as npt
 from core.models import ModelSource
 from index import dense
 from index.build import write_generation
+from index.manifest import read_manifest
 from index.searcher import CANDIDATES, Searcher
 from index.store import STORE_NAME, Store
 from index.vectorfile import VectorFile
@@ -62,7 +63,6 @@ def _build(
     ann_min_passages: int,
 ) -> dict[str, Any]:
     """Synthesise and write one generation; exact dense results for the queries."""
-    from index.manifest import read_manifest
 
     faiss.omp_set_num_threads(2)
     manifest = read_manifest(source_generation)
@@ -165,7 +165,6 @@ def _measure(
 ) -> dict[str, Any]:
     """Load the generation as the service would; latency and recall, with and without
     the question encoder."""
-    from index.manifest import read_manifest
 
     generation = folder / "generation"
     embedder = make_embedder(read_manifest(generation).model, source)
