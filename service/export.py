@@ -1,7 +1,9 @@
 """Citation export: BibTeX, RIS, CSL-JSON, APA and Chicago from a document's metadata.
 
 Pure functions: metadata and an optional locator in, text out. A locator (printed page or
-section) makes the citation point at a passage rather than at the whole document.
+section) makes the citation point at a passage rather than at the whole document. The styles
+only arrange; which page, section, author form, publisher and year they name is decided by the
+rules in service.citations, which the `formatted` field of every passage reads too.
 """
 
 from __future__ import annotations
