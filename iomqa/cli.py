@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +15,19 @@ import numpy as np
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from core.errors import IomqaError
 from core.settings import Settings, get_settings
-from index.build import BuildConfig, build_index
+from index.build import BuildConfig, BuildReport, build_index
 from index.generations import (
     GENERATIONS,
     current_generation,
@@ -85,58 +94,64 @@ def ingest(
         err.print(f"index present in {settings.index_dir}; not rebuilding")
         return
     config = BuildConfig.from_settings(settings, rebuild=rebuild)
+    embedder = LazyEmbedder(
+        settings.model, lambda: make_embedder(settings.model, settings.model_source)
+    )
     try:
-        embedder = LazyEmbedder(
-            settings.model, lambda: make_embedder(settings.model, settings.model_source)
-        )
-        with Progress(
-            TextColumn("{task.description:>6}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=as_json or not err.is_terminal,
-        ) as bar:
-            tasks: dict[str, object] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
-
+        with _progress_bar(disabled=as_json or not err.is_terminal) as progress:
             report = build_index(config, embedder, progress, wait=wait)
     except IomqaError as exc:
         raise _fail(exc) from exc
     if as_json:
         print(json.dumps(report.summary(), indent=2, ensure_ascii=False))
     else:
-        table = Table("status", "source", "doc_id", "pages", "passages", "reason")
-        for d in report.documents:
-            colour = "green" if d.status == "ok" else "yellow"
-            table.add_row(
-                f"[{colour}]{d.status}[/]",
-                d.source,
-                d.doc_id,
-                str(d.pages),
-                str(d.passages),
-                d.reason,
-            )
-        err.print(table)
-        ok = sum(d.status == "ok" for d in report.documents)
-        if report.up_to_date:
-            outcome = f"; index {report.index_version} is up to date"
-        elif report.published:
-            outcome = f"; published {report.index_version}"
-        else:
-            outcome = "; nothing published"
-        err.print(
-            f"{ok}/{len(report.documents)} documents, {report.passages} passages, "
-            f"{report.embedded} embedded; added {len(report.added)}, changed "
-            f"{len(report.changed)}, removed {len(report.removed)}, unchanged "
-            f"{len(report.unchanged)}{outcome}"
-        )
+        _print_build_report(report)
     if not (report.published or report.up_to_date):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _progress_bar(*, disabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """One bar per build stage (parse, pages, embed), drawn only on a terminal."""
+    with Progress(
+        TextColumn("{task.description:>6}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=disabled,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
+
+
+def _print_build_report(report: BuildReport) -> None:
+    table = Table("status", "source", "doc_id", "pages", "passages", "reason")
+    for d in report.documents:
+        colour = "green" if d.status == "ok" else "yellow"
+        table.add_row(
+            f"[{colour}]{d.status}[/]", d.source, d.doc_id, str(d.pages), str(d.passages), d.reason
+        )
+    err.print(table)
+    ok = sum(d.status == "ok" for d in report.documents)
+    if report.up_to_date:
+        outcome = f"; index {report.index_version} is up to date"
+    elif report.published:
+        outcome = f"; published {report.index_version}"
+    else:
+        outcome = "; nothing published"
+    err.print(
+        f"{ok}/{len(report.documents)} documents, {report.passages} passages, "
+        f"{report.embedded} embedded; added {len(report.added)}, changed "
+        f"{len(report.changed)}, removed {len(report.removed)}, unchanged "
+        f"{len(report.unchanged)}{outcome}"
+    )
 
 
 @app.command()
@@ -299,17 +314,23 @@ def bench_command(
     sizes = [int(s) for s in scale.split(",") if s.strip()]
     if sizes:
         err.print(f"bench: scale {sizes}…")
+        vectors = np.asarray(searcher.embedder.encode(texts), dtype=np.float32)
         results["scale"] = scale_bench.run(
             searcher.generation,
             settings.model_source,
             texts,
-            np.asarray(searcher.embedder.encode(texts), dtype=np.float32),
+            vectors,
             sizes,
             settings.ann_min_passages,
             lambda line: err.print(line, markup=False, highlight=False),
         )
+    _write_bench_report(report, results)
+
+
+def _write_bench_report(report: Path, results: dict[str, object]) -> None:
+    """The figures as JSON beside the Markdown; only the bench's own section is replaced."""
     report.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    report.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     document = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
     section = markdown(results)
     report.write_text(splice(document, section), encoding="utf-8")
