@@ -8,7 +8,6 @@ parsed, and every vector comes through the embedding cache.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from index.generations import (
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
+from index.plan import Action, BuildPlan, ScannedFile, Step, fingerprint, plan_build
 from index.searcher import Searcher
 from index.vectorfile import Rows, VectorFile
 from ingest.chunk import ChunkParams, section_headings, sentence_spans
@@ -51,10 +51,6 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # codes may level off below it, and tuning stops there.
 TARGET_RECALL = 0.95
 SCRATCH_NAME = "vectors.scratch"
-
-# Failures that depend on limits or installed packages rather than on the file itself:
-# tried again on every ingest instead of being carried forward.
-RETRY_STATUSES = frozenset({"timeout", "too_large", "missing_dependency"})
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -123,21 +119,6 @@ class BuildConfig:
             ann_min_passages=settings.ann_min_passages,
             pdf=PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_max_pages),
         )
-
-
-def fingerprint(file: CorpusFile, content_hash: str) -> str:
-    """File content and its manifest entry: a metadata edit re-indexes the document."""
-    entry = json.dumps(
-        {
-            "doc_id": file.entry.doc_id,
-            "password": file.entry.password,
-            "metadata": file.entry.metadata,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(f"{content_hash}\x1f{entry}".encode()).hexdigest()
 
 
 def context_text(document: Document, passage: Passage) -> str:
@@ -217,130 +198,154 @@ def build_index(
 def _build(
     config: BuildConfig, embedder: Embedder, progress: Progress, previous: _Previous | None
 ) -> BuildReport:
-    report = BuildReport()
-    files = scan(config.corpus_dir)
-    doc_ids = assign_doc_ids(files)
-    old_ok = previous.manifest.corpus if previous else {}
-    old_failed = previous.manifest.failed if previous else {}
-    documents: list[Document] = []
-    passages: list[Passage] = []
-    corpus: dict[str, dict[str, str]] = {}
-    failed: dict[str, dict[str, str]] = {}
-    for i, file in enumerate(files):
-        progress("parse", i, len(files))
-        doc_id = doc_ids[file.source]
-        content_hash = sha256_file(file.path)
-        print_ = fingerprint(file, content_hash)
-        before = old_ok.get(file.source) or old_failed.get(file.source)
-        if before is None:
-            report.added.append(file.source)
-        elif before.get("fingerprint") == print_ and (
-            file.source in old_failed or before.get("doc_id") == doc_id
-        ):
-            report.unchanged.append(file.source)
-        else:
-            report.changed.append(file.source)
-        reused = (
-            _reuse(previous, doc_id)
-            if previous and file.source in report.unchanged and file.source in old_ok
-            else None
-        )
-        if (
-            file.source in report.unchanged
-            and file.source in old_failed
-            and old_failed[file.source]["status"] not in RETRY_STATUSES
-        ):
-            bad = old_failed[file.source]
-            failed[file.source] = bad
-            report.documents.append(
-                DocumentOutcome(doc_id, file.source, bad["status"], bad["reason"], 0, 0)
-            )
-            continue
-        if reused is not None:
-            document, doc_passages = reused
-            pages = len(document.pages)
-        else:
-            try:
-                processed = process(
-                    file,
-                    doc_id,
-                    config.chunking,
-                    config.pdf,
-                    lambda n, t: progress("pages", n, t),
-                )
-            except DocumentError as exc:
-                log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
-                failed[file.source] = {
-                    "fingerprint": print_,
-                    "status": exc.status,
-                    "reason": exc.reason,
-                }
-                report.documents.append(
-                    DocumentOutcome(doc_id, file.source, exc.status, exc.reason, 0, 0)
-                )
-                continue
-            document, doc_passages, pages = (
-                processed.document,
-                processed.passages,
-                processed.pages,
-            )
-        documents.append(document)
-        passages.extend(doc_passages)
-        corpus[file.source] = {"doc_id": doc_id, "sha256": content_hash, "fingerprint": print_}
-        report.documents.append(
-            DocumentOutcome(doc_id, file.source, "ok", "", pages, len(doc_passages))
-        )
-    progress("parse", len(files), len(files))
-    present = {f.source for f in files}
-    report.removed = sorted((old_ok.keys() | old_failed.keys()) - present)
-    report.passages = len(passages)
-    if previous is not None and not (report.added or report.changed or report.removed):
+    """Carry out the plan: collect documents, then embed, write and publish them."""
+    plan = plan_build(
+        _scanned(scan(config.corpus_dir)),
+        previous.manifest.corpus if previous else {},
+        previous.manifest.failed if previous else {},
+    )
+    report = BuildReport(
+        added=list(plan.added),
+        changed=list(plan.changed),
+        removed=list(plan.removed),
+        unchanged=list(plan.unchanged),
+    )
+    collected = _collect_documents(plan, config, previous, progress)
+    report.documents = collected.outcomes
+    report.passages = len(collected.passages)
+    if previous is not None and not plan.changes_corpus:
         report.up_to_date = True
         report.index_version = previous.manifest.index_version
         return report
-    if not passages:
+    if not collected.passages:
         return report
+    report.index_version, report.embedded = _publish_generation(
+        config, embedder, collected, progress
+    )
+    report.published = True
+    return report
 
-    by_id = {d.doc_id: d for d in documents}
-    texts = [context_text(by_id[p.doc_id], p) for p in passages]
-    units = [
-        (row, start, end)
-        for row, p in enumerate(passages)
-        for start, end in sentence_spans(p.text, 0, len(p.text))
-    ]
-    unit_texts = [passages[row].text[start:end] for row, start, end in units]
 
+def _scanned(files: Sequence[CorpusFile]) -> list[ScannedFile]:
+    """The corpus files with what the plan compares: their ids, contents and entries."""
+    doc_ids = assign_doc_ids(list(files))
+    scanned = []
+    for file in files:
+        content_hash = sha256_file(file.path)
+        scanned.append(
+            ScannedFile(file, doc_ids[file.source], content_hash, fingerprint(file, content_hash))
+        )
+    return scanned
+
+
+@dataclass
+class _Collected:
+    """What the new generation is written from, filled in corpus order."""
+
+    documents: list[Document] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    corpus: dict[str, dict[str, str]] = field(default_factory=dict)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
+    outcomes: list[DocumentOutcome] = field(default_factory=list)
+
+    def add(
+        self, file: ScannedFile, document: Document, passages: list[Passage], pages: int
+    ) -> None:
+        self.documents.append(document)
+        self.passages.extend(passages)
+        self.corpus[file.source] = {
+            "doc_id": file.doc_id,
+            "sha256": file.content_hash,
+            "fingerprint": file.fingerprint,
+        }
+        self.outcomes.append(
+            DocumentOutcome(file.doc_id, file.source, "ok", "", pages, len(passages))
+        )
+
+    def fail(self, file: ScannedFile, entry: dict[str, str]) -> None:
+        self.failed[file.source] = entry
+        self.outcomes.append(
+            DocumentOutcome(file.doc_id, file.source, entry["status"], entry["reason"], 0, 0)
+        )
+
+
+def _collect_documents(
+    plan: BuildPlan, config: BuildConfig, previous: _Previous | None, progress: Progress
+) -> _Collected:
+    """Every file's document and passages, reused or parsed, or its failure."""
+    collected = _Collected()
+    total = len(plan.steps)
+    for i, step in enumerate(plan.steps):
+        progress("parse", i, total)
+        file = step.scanned
+        if step.kept_failure is not None:  # Action.KEEP_FAILURE
+            collected.fail(file, dict(step.kept_failure))
+            continue
+        try:
+            document, passages, pages = _reused_or_parsed(step, config, previous, progress)
+        except DocumentError as exc:
+            log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
+            failure = {"fingerprint": file.fingerprint, "status": exc.status, "reason": exc.reason}
+            collected.fail(file, failure)
+            continue
+        collected.add(file, document, passages, pages)
+    progress("parse", total, total)
+    return collected
+
+
+def _reused_or_parsed(
+    step: Step, config: BuildConfig, previous: _Previous | None, progress: Progress
+) -> tuple[Document, list[Passage], int]:
+    """A document with its passages and page count; one the served generation should
+    hold but does not is parsed again."""
+    if previous is not None and step.action is Action.REUSE:
+        reused = _reuse(previous, step.scanned.doc_id)
+        if reused is not None:
+            return reused
+    return _parse(step.scanned.file, step.scanned.doc_id, config, progress)
+
+
+def _reuse(previous: _Previous, doc_id: str) -> tuple[Document, list[Passage], int] | None:
+    """The document as the served generation holds it, if it holds it."""
+    document = previous.store.load_document(doc_id)
+    if document is None:
+        return None
+    return document, previous.store.passages_of(doc_id), len(document.pages)
+
+
+def _parse(
+    file: CorpusFile, doc_id: str, config: BuildConfig, progress: Progress
+) -> tuple[Document, list[Passage], int]:
+    processed = process(
+        file, doc_id, config.chunking, config.pdf, lambda n, t: progress("pages", n, t)
+    )
+    return processed.document, processed.passages, processed.pages
+
+
+def _publish_generation(
+    config: BuildConfig, embedder: Embedder, collected: _Collected, progress: Progress
+) -> tuple[str, int]:
+    """Embed, write, verify and publish a generation; its version and the passages embedded.
+
+    The generation is staged and published whole, or discarded.
+    """
+    texts, units, unit_texts = _embedding_inputs(collected)
     staging = new_staging(config.index_dir)
     try:
-        # Vectors stream to a file in the staging folder, removed before publishing.
-        everything = VectorFile.create(
-            staging / SCRATCH_NAME, len(texts) + len(unit_texts), embedder.dimension
-        )
-        cache = EmbeddingCache(config.index_dir / CACHE_NAME)
-        try:
-            computed = cache.encode_into(
-                [*texts, *unit_texts],
-                everything,
-                embedder,
-                config.batch_size,
-                lambda done, total: progress("embed", done, total),
-            )
-        finally:
-            cache.close()
-        report.embedded = int(computed[: len(texts)].sum())  # passages; sentences ride along
+        everything, embedded = _embed(staging, config, embedder, texts, unit_texts, progress)
         version = write_generation(
             staging,
             GenerationInput(
                 model=embedder.name,
                 dimension=embedder.dimension,
-                documents=documents,
-                passages=passages,
+                documents=collected.documents,
+                passages=collected.passages,
                 texts=texts,
                 vectors=everything.window(0, len(texts)),
                 units=units,
                 unit_vectors=everything.window(len(texts), len(everything)),
-                corpus=corpus,
-                failed=failed,
+                corpus=collected.corpus,
+                failed=collected.failed,
                 chunking=_chunking(config),
             ),
             config.ann_min_passages,
@@ -350,16 +355,52 @@ def _build(
         discard(staging)
         raise
     prune(config.index_dir, config.keep_generations)
-    report.index_version = version
-    report.published = True
-    return report
+    return version, embedded
 
 
-def _reuse(previous: _Previous, doc_id: str) -> tuple[Document, list[Passage]] | None:
-    document = previous.store.load_document(doc_id)
-    if document is None:
-        return None
-    return document, previous.store.passages_of(doc_id)
+def _embedding_inputs(
+    collected: _Collected,
+) -> tuple[list[str], list[tuple[int, int, int]], list[str]]:
+    """What the retrievers read for each passage, its sentences as (passage row, start,
+    end), and their texts."""
+    by_id = {d.doc_id: d for d in collected.documents}
+    passages = collected.passages
+    texts = [context_text(by_id[p.doc_id], p) for p in passages]
+    units = [
+        (row, start, end)
+        for row, p in enumerate(passages)
+        for start, end in sentence_spans(p.text, 0, len(p.text))
+    ]
+    unit_texts = [passages[row].text[start:end] for row, start, end in units]
+    return texts, units, unit_texts
+
+
+def _embed(
+    staging: Path,
+    config: BuildConfig,
+    embedder: Embedder,
+    texts: list[str],
+    unit_texts: list[str],
+    progress: Progress,
+) -> tuple[VectorFile, int]:
+    """Passage then sentence vectors, through the embedding cache, and how many passage
+    vectors had to be computed (sentences ride along)."""
+    # Vectors stream to a file in the staging folder, removed before publishing.
+    everything = VectorFile.create(
+        staging / SCRATCH_NAME, len(texts) + len(unit_texts), embedder.dimension
+    )
+    cache = EmbeddingCache(config.index_dir / CACHE_NAME)
+    try:
+        computed = cache.encode_into(
+            [*texts, *unit_texts],
+            everything,
+            embedder,
+            config.batch_size,
+            lambda done, total: progress("embed", done, total),
+        )
+    finally:
+        cache.close()
+    return everything, int(computed[: len(texts)].sum())
 
 
 def publish_verified(index_dir: Path, staging: Path, version: str, embedder: Embedder) -> None:
@@ -400,9 +441,25 @@ def write_generation(staging: Path, given: GenerationInput, ann_min_passages: in
     From `ann_min_passages` passages on, the dense indexes are approximate with nprobe
     tuned on the data (index/dense.py), and BM25 is built from a stream of texts.
     """
-    n = len(given.vectors)
-    approximate = n >= ann_min_passages
+    approximate = len(given.vectors) >= ann_min_passages
     store.write(staging / store.STORE_NAME, given.documents, given.passages, given.units)
+    specs = _write_dense(staging, given, approximate)
+    keyword = (
+        KeywordIndex.build_streaming(given.texts)
+        if approximate
+        else KeywordIndex.build(list(given.texts))
+    )
+    keyword.save(staging / KEYWORD_DIR)
+    (staging / SCRATCH_NAME).unlink(missing_ok=True)
+    manifest = _manifest(staging, given, specs)
+    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest.index_version
+
+
+def _write_dense(
+    staging: Path, given: GenerationInput, approximate: bool
+) -> dict[str, dict[str, Any]]:
+    """Passage and sentence vector indexes, one at a time; their specs for the manifest."""
     specs = {}
     for name, file, vectors in (
         ("passages", dense.DENSE_NAME, given.vectors),
@@ -413,13 +470,11 @@ def write_generation(staging: Path, given: GenerationInput, ann_min_passages: in
         specs[name] = dense.tune(index, vectors, spec, TARGET_RECALL).to_dict()
         dense.save(index, staging / file)
         del index
-    keyword = (
-        KeywordIndex.build_streaming(given.texts)
-        if approximate
-        else KeywordIndex.build(list(given.texts))
-    )
-    keyword.save(staging / KEYWORD_DIR)
-    (staging / SCRATCH_NAME).unlink(missing_ok=True)
+    return specs
+
+
+def _manifest(staging: Path, given: GenerationInput, specs: dict[str, dict[str, Any]]) -> Manifest:
+    """The manifest of a staged generation whose artifacts are all written."""
     files = {
         path.relative_to(staging).as_posix(): sha256_file(path)
         for path in sorted(staging.rglob("*"))
@@ -429,22 +484,19 @@ def write_generation(staging: Path, given: GenerationInput, ann_min_passages: in
         "|".join(f"{s}:{c['fingerprint']}" for s, c in sorted(given.corpus.items())) + given.model
     )
     now = datetime.now(UTC)
-    version = _version(seed, now)
-    manifest = Manifest(
-        index_version=version,
+    return Manifest(
+        index_version=_version(seed, now),
         created_at=now.isoformat(timespec="seconds"),
         model=given.model,
         dimension=given.dimension,
         documents=len(given.documents),
-        passages=n,
+        passages=len(given.vectors),
         corpus=given.corpus,
         files=files,
         chunking=given.chunking,
         failed=given.failed,
         dense=specs,
     )
-    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    return version
 
 
 __all__ = [
