@@ -12,14 +12,7 @@ from ingest.furniture import strip_furniture
 from ingest.load import load
 from ingest.pdf import PageProgress, PdfLimits
 from ingest.sections import assemble
-
-# Bumped whenever loading, cleaning, sectioning or chunking changes the passages an
-# unchanged file yields, or what the retrievers read for them (index.build.context_text);
-# an index built by another version is rebuilt, not patched.
-# 2: agenda session titles ("PANEL 3: ...") are headings.
-# 3: time slots alone are not; titles of numbered lists are.
-# 4: the retrievers read section headings whole, not cut to citation length.
-TEXT_VERSION = 4
+from ingest.text_version import text_version
 
 
 @dataclass(frozen=True)
@@ -59,3 +52,11 @@ def process(
         raise DocumentError("no_text", "no text left after cleaning")
     pages = sum(1 for p in loaded.pages if p.number is not None)
     return Processed(document, passages, pages)
+
+
+# Recorded in the index: an index built from other text-shaping code is re-parsed, not
+# patched. Derived from the sources of ingest.text_version.TEXT_SHAPING_MODULES and of
+# the two functions above that compose them, so it changes whenever they do. What the
+# retrievers read for a passage besides its text (index.build.context_text) is above this
+# layer and not covered.
+TEXT_VERSION = text_version(to_document, process)
