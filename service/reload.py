@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
-from core.errors import IndexCorrupt, IomqaError
+from core.errors import IndexCorrupt, IndexNotFound, IomqaError
 from core.models import ModelSource
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
@@ -19,6 +20,8 @@ from ingest.embed import BatchingEmbedder, make_embedder
 from ingest.vectors import Embedder
 
 log = logging.getLogger(__name__)
+
+NO_INDEX = "no index is loaded: build one with `iomqa ingest` (or start with `make serve`)"
 
 
 class SearcherHolder:
@@ -37,10 +40,14 @@ class SearcherHolder:
             return self.current.embedder
         return BatchingEmbedder(make_embedder(model, self._source))
 
+    def unavailable(self) -> IndexNotFound | IndexCorrupt:
+        """Why nothing is served, as the error a request for the index answers with."""
+        message = self.error or NO_INDEX
+        # With nothing served, a refused version is the reason: it failed its checks.
+        return IndexCorrupt(message) if self.refused is not None else IndexNotFound(message)
+
     def reload(self, *, force: bool = False) -> bool:
         """Load the generation CURRENT names if it is not the one served. True if swapped."""
-        import time
-
         with self._lock:
             version = current_version(self._index_dir)
             if version is None:
@@ -104,6 +111,3 @@ class Watcher:
                 self._holder.reload()
             except Exception:  # the watcher must outlive any one bad check
                 log.exception("index check failed")
-
-
-__all__ = ["IndexCorrupt", "SearcherHolder", "Watcher"]

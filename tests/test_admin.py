@@ -202,7 +202,7 @@ def test_every_admin_route_is_off_without_a_configured_token(
 def test_the_token_is_compared_in_constant_time() -> None:
     import inspect
 
-    from service import admin
+    from service.routes import admin
 
     assert "hmac.compare_digest" in inspect.getsource(admin.require_admin)
 

@@ -20,7 +20,7 @@ from core.settings import Settings
 from iomqa.bench.server import running_server
 from service.app import create_app
 from service.export import FORMATS
-from service.web import LABELS, marked
+from service.routes.web import LABELS, marked
 
 pytestmark = pytest.mark.browser
 

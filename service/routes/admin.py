@@ -2,68 +2,45 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 import tempfile
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from core.errors import CorpusError
+from core.errors import NotFound
 from core.settings import Settings
 from ingest.corpus import SUPPORTED_SUFFIXES, safe_file_name, set_manifest_entry
-from service.jobs import JobManager, job_summary
-from service.reload import SearcherHolder
-from service.schemas import ErrorOut
+from service.deps import HolderDep, JobsDep, SettingsDep, require_admin
+from service.errors import error_doc
+from service.jobs import job_summary
 
+UPLOAD_PREFIX = "/admin/documents"
+UPLOAD_OVERHEAD = 1 << 16  # multipart framing and form fields around an upload
 _CHUNK = 1 << 20
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = _settings(request).admin_token
-    if token is None:
-        raise HTTPException(404, detail="admin endpoints are disabled: set IOMQA_ADMIN_TOKEN")
-    if not authorization or not authorization.startswith("Bearer "):
-        raise HTTPException(
-            401,
-            detail="missing bearer token: send 'Authorization: Bearer <IOMQA_ADMIN_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    given = authorization.removeprefix("Bearer ").strip().encode()
-    if not hmac.compare_digest(given, token.get_secret_value().encode()):
-        raise HTTPException(403, detail="wrong admin token")
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
-
+_HEAD = 1024  # bytes kept from the start of an upload to check what it is
 
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[Depends(require_admin)],
     responses={
-        401: _error("No bearer token"),
-        403: _error("Wrong token"),
-        404: _error("Admin endpoints disabled (no IOMQA_ADMIN_TOKEN), or no such job"),
+        401: error_doc("No bearer token"),
+        403: error_doc("Wrong token"),
+        404: error_doc("Admin endpoints disabled (no IOMQA_ADMIN_TOKEN), or no such job"),
     },
 )
 
 
-@router.post("/reload", responses={503: _error("No index could be loaded")})
-def reload(request: Request) -> dict[str, Any]:
+@router.post("/reload", responses={503: error_doc("No index could be loaded")})
+def reload(holder: HolderDep) -> dict[str, Any]:
     """Load the newest published generation now (the service also checks by itself)."""
-    holder: SearcherHolder = request.app.state.holder
     swapped = holder.reload(force=True)
     current = holder.current
     if current is None:
-        raise HTTPException(503, detail=holder.error or "no index loaded")
+        raise holder.unavailable()
     return {"index_version": current.version, "reloaded": swapped, "refused": holder.refused}
 
 
@@ -71,13 +48,15 @@ def reload(request: Request) -> dict[str, Any]:
     "/documents",
     status_code=202,
     responses={
-        409: _error("A file of that name exists; send replace=true"),
-        413: _error("Larger than IOMQA_MAX_UPLOAD_MB"),
-        415: _error("Not a PDF, .txt or .md file"),
+        409: error_doc("A file of that name exists; send replace=true"),
+        413: error_doc("Larger than IOMQA_MAX_UPLOAD_MB"),
+        415: error_doc("Not a PDF, .txt or .md file"),
     },
 )
 async def upload_document(
     request: Request,
+    settings: SettingsDep,
+    jobs: JobsDep,
     file: Annotated[UploadFile, File(description="A PDF, .txt or .md report")],
     title: Annotated[str | None, Form(max_length=500)] = None,
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
@@ -93,9 +72,35 @@ async def upload_document(
     replace: Annotated[bool, Form()] = False,
 ) -> JSONResponse:
     """Store a document in the corpus and ingest it in the background; poll the job."""
-    settings = _settings(request)
-    name = safe_file_name(file.filename or "")
-    allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    name, suffix = accepted_name(file.filename or "")
+    _refuse_declared_oversize(request.headers.get("content-length"), settings)
+    target = settings.corpus_dir / name
+    if target.exists() and not replace:
+        raise HTTPException(409, detail=f"{name} is already in the corpus; send replace=true")
+    entry = manifest_entry(
+        doc_id=doc_id,
+        title=title,
+        year=year,
+        series=series,
+        number=number,
+        publisher=publisher,
+        type=type,
+        isbn=isbn,
+        event=event,
+        author=author,
+        password=password,
+    )
+    size = await _store(file, target, suffix, entry, settings)
+    job = jobs.submit_ingest({"source": name, "bytes": size, "replaced": replace})
+    return JSONResponse(
+        status_code=202,
+        content={"job_id": job.id, "status": job.status, "source": name, "poll": _poll(job.id)},
+    )
+
+
+def accepted_name(filename: str) -> tuple[str, str]:
+    """The corpus file name of an upload and its suffix, if both are allowed."""
+    name = safe_file_name(filename)
     if name is None:
         raise HTTPException(
             422,
@@ -104,64 +109,61 @@ async def upload_document(
         )
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in SUPPORTED_SUFFIXES:
+        allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise HTTPException(415, detail=f"unsupported file type {suffix!r}; allowed: {allowed}")
+    return name, suffix
+
+
+def manifest_entry(**metadata: object) -> dict[str, object]:
+    """The corpus manifest entry of an upload: the metadata fields that were sent."""
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
+def _too_large(settings: Settings) -> HTTPException:
+    return HTTPException(413, detail=f"upload larger than {settings.max_upload_mb:g} MB")
+
+
+def _refuse_declared_oversize(declared: str | None, settings: Settings) -> None:
     limit = int(settings.max_upload_mb * (1 << 20))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + (1 << 16):
-        raise HTTPException(413, detail=f"upload larger than {settings.max_upload_mb:g} MB")
-    target = settings.corpus_dir / name
-    if target.exists() and not replace:
-        raise HTTPException(409, detail=f"{name} is already in the corpus; send replace=true")
+    if declared and declared.isdigit() and int(declared) > limit + UPLOAD_OVERHEAD:
+        raise _too_large(settings)
+
+
+async def _store(
+    file: UploadFile, target: Path, suffix: str, entry: dict[str, object], settings: Settings
+) -> int:
+    """Writes the upload beside its target and moves it into place once it passed every
+    check, so the corpus never holds half a file; returns its size in bytes."""
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=settings.corpus_dir)
     try:
-        size = 0
-        head = b""
         with os.fdopen(fd, "wb") as out:
-            while chunk := await file.read(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(
-                        413, detail=f"upload larger than {settings.max_upload_mb:g} MB"
-                    )
-                if len(head) < 1024:
-                    head += chunk[: 1024 - len(head)]
-                out.write(chunk)
+            size, head = await _copy(file, out, settings)
         _check_content(suffix, head, tmp_name)
-        metadata = {
-            "doc_id": doc_id,
-            "title": title,
-            "year": year,
-            "series": series,
-            "number": number,
-            "publisher": publisher,
-            "type": type,
-            "isbn": isbn,
-            "event": event,
-            "author": author,
-            "password": password,
-        }
-        entry: dict[str, object] = {k: v for k, v in metadata.items() if v is not None}
         if entry:
-            try:
-                set_manifest_entry(settings.corpus_dir, name, entry)
-            except CorpusError as exc:
-                raise HTTPException(422, detail=str(exc)) from exc
+            # A CorpusError here is the client's metadata: the error boundary answers 422.
+            set_manifest_entry(settings.corpus_dir, target.name, entry)
         os.replace(tmp_name, target)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    jobs: JobManager = request.app.state.jobs
-    job = jobs.submit_ingest({"source": name, "bytes": size, "replaced": replace})
-    return JSONResponse(
-        status_code=202,
-        content={
-            "job_id": job.id,
-            "status": job.status,
-            "source": name,
-            "poll": f"/admin/jobs/{job.id}",
-        },
-    )
+    return size
+
+
+async def _copy(file: UploadFile, out: BinaryIO, settings: Settings) -> tuple[int, bytes]:
+    """Copies the upload to `out` in chunks, refusing it once it passes the size limit;
+    returns its size and its first bytes."""
+    limit = int(settings.max_upload_mb * (1 << 20))
+    size = 0
+    head = b""
+    while chunk := await file.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(settings)
+        if len(head) < _HEAD:
+            head += chunk[: _HEAD - len(head)]
+        out.write(chunk)
+    return size, head
 
 
 def _check_content(suffix: str, head: bytes, path: str) -> None:
@@ -176,22 +178,24 @@ def _check_content(suffix: str, head: bytes, path: str) -> None:
         raise HTTPException(415, detail=f"{suffix} files must be UTF-8 text") from exc
 
 
+def _poll(job_id: str) -> str:
+    return f"/admin/jobs/{job_id}"
+
+
 @router.post("/ingest", status_code=202)
-def ingest(request: Request) -> JSONResponse:
+def ingest(jobs: JobsDep) -> JSONResponse:
     """Bring the index up to date with the corpus folder, in the background."""
-    jobs: JobManager = request.app.state.jobs
     job = jobs.submit_ingest({"source": None})
     return JSONResponse(
         status_code=202,
-        content={"job_id": job.id, "status": job.status, "poll": f"/admin/jobs/{job.id}"},
+        content={"job_id": job.id, "status": job.status, "poll": _poll(job.id)},
     )
 
 
 @router.get("/jobs/{job_id}")
-def get_job(request: Request, job_id: str) -> dict[str, Any]:
+def get_job(jobs: JobsDep, job_id: str) -> dict[str, Any]:
     """Progress and, when finished, the per-document outcome of an ingest job."""
-    jobs: JobManager = request.app.state.jobs
     job = jobs.get(job_id)
     if job is None:
-        raise HTTPException(404, detail=f"no job {job_id!r}")
+        raise NotFound(f"no job {job_id!r}")
     return job_summary(job)

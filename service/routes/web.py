@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from index.searcher import Searcher
 from service.citations import section_text
+from service.deps import HolderDep
 from service.export import FORMATS, Locator, export
-from service.reload import SearcherHolder
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # templates/ and static/ sit in service/
 templates = Jinja2Templates(directory=HERE / "templates")
 static_files = StaticFiles(directory=HERE / "static")
 
@@ -32,11 +31,6 @@ LABELS = {
     "ris": "RIS",
     "csl-json": "CSL-JSON",
 }
-
-
-def _searcher(request: Request) -> Searcher | None:
-    holder: SearcherHolder = request.app.state.holder
-    return holder.current
 
 
 def marked(text: str, spans: str) -> list[tuple[str, bool]]:
@@ -77,10 +71,11 @@ def search_page(request: Request, q: str = "") -> HTMLResponse:
 
 
 @router.get("/p/{passage_id}", response_class=HTMLResponse, name="passage_page")
-def passage_page(request: Request, passage_id: str, h: str = "") -> HTMLResponse:
+def passage_page(request: Request, holder: HolderDep, passage_id: str, h: str = "") -> HTMLResponse:
     """One passage between its neighbours, with its citation and permalink; `h` marks the
     sentences a search highlighted (offsets within the passage: `?h=0-120,240-310`)."""
-    s = _searcher(request)
+    # The page says what is wrong in HTML, so it reads the holder rather than SearcherDep.
+    s = holder.current
     if s is None:
         return _error(request, 503, "Search is not available", "No index is loaded yet.")
     passage = s.passage(passage_id)
