@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
-NOT_BLANK = r"\S"  # some non-blank character (checked by a validator with a clearer message)
+# Some character that is not whitespace as Python's str.strip() sees it (the validator below
+# checks it with a clearer message). Spelled out rather than `\S`, which a client's regex
+# engine (ECMAScript, as JSON Schema specifies) reads differently: it takes "\x1c" for text.
+NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 # What a client may send, quoted in every 422 so the fix is obvious.
 ALLOWED = {
