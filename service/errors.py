@@ -96,9 +96,11 @@ def allowed_methods(request: Request) -> list[str]:
     Asked of every route with each method in turn: routers included in the app keep
     their routes to themselves, and Starlette names only the first route's methods.
     """
+    # Inside a mount the scope's root_path names the mount; the app's routes need the app's.
+    root_path = request.scope.get("app_root_path", request.scope.get("root_path", ""))
     allowed = []
     for method in _METHODS:
-        scope = {**request.scope, "method": method}
+        scope = {**request.scope, "method": method, "root_path": root_path}
         for route in request.app.router.routes:
             if isinstance(route, Mount) and method not in _MOUNT_METHODS:
                 continue  # a mount matches its paths whatever the method

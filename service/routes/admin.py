@@ -14,7 +14,7 @@ from core.errors import NotFound
 from core.settings import Settings
 from ingest.corpus import SUPPORTED_SUFFIXES, safe_file_name, set_manifest_entry
 from service.deps import HolderDep, JobsDep, SettingsDep, require_admin
-from service.errors import error_doc
+from service.errors import Responses, error_doc
 from service.jobs import job_summary
 
 UPLOAD_PREFIX = "/admin/documents"
@@ -44,15 +44,14 @@ def reload(holder: HolderDep) -> dict[str, Any]:
     return {"index_version": current.version, "reloaded": swapped, "refused": holder.refused}
 
 
-@router.post(
-    "/documents",
-    status_code=202,
-    responses={
-        409: error_doc("A file of that name exists; send replace=true"),
-        413: error_doc("Larger than IOMQA_MAX_UPLOAD_MB"),
-        415: error_doc("Not a PDF, .txt or .md file"),
-    },
-)
+UPLOAD_ERRORS: Responses = {
+    409: error_doc("A file of that name exists; send replace=true"),
+    413: error_doc("Larger than IOMQA_MAX_UPLOAD_MB"),
+    415: error_doc("Not a PDF, .txt or .md file"),
+}
+
+
+@router.post("/documents", status_code=202, responses=UPLOAD_ERRORS)
 async def upload_document(
     request: Request,
     settings: SettingsDep,
