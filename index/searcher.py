@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +51,9 @@ from ingest.chunk import sentence_spans
 from ingest.embed import make_embedder
 from ingest.vectors import Embedder
 
-# Each retriever hands this many candidates (at least) to the fusion.
+# Each retriever hands this many candidates (at least) to the fusion. One depth whatever k
+# is: the fusion floors depend on it, and the first five results must not change when a
+# client asks for fifty.
 CANDIDATES = 100
 # Share of BM25 in the fused score, from BM25_LOW for questions with weak keyword evidence
 # (best BM25 score / the question's idf of at most WEAK_EVIDENCE) to BM25_HIGH for strong
@@ -106,45 +109,12 @@ class Searcher:
         """Load a generation, refusing it loudly if anything disagrees with its manifest."""
         manifest = read_manifest(generation)
         verify_files(generation, manifest)
-        if manifest.model != embedder.name:
-            raise IndexCorrupt(
-                f"{generation.name}: built with model {manifest.model!r}, "
-                f"but the service embeds questions with {embedder.name!r}"
-            )
-        if manifest.dimension != embedder.dimension:
-            raise IndexCorrupt(
-                f"{generation.name}: manifest dimension {manifest.dimension} != model "
-                f"dimension {embedder.dimension}"
-            )
-        try:
-            passages = dense.load(
-                generation / dense.DENSE_NAME,
-                dense.DenseSpec.from_dict(manifest.dense.get("passages")),
-            )
-            sentences = dense.load(
-                generation / dense.UNITS_NAME,
-                dense.DenseSpec.from_dict(manifest.dense.get("sentences")),
-            )
-            keyword = KeywordIndex.load(generation / KEYWORD_DIR)
-            store = Store(generation / STORE_NAME)
-        except Exception as exc:  # any unreadable artifact means the generation is unusable
-            raise IndexCorrupt(f"{generation.name}: cannot load: {exc}") from exc
+        _check_model(generation, manifest, embedder)
+        passages, sentences, keyword, store = _load_artifacts(generation, manifest)
         owners = store.unit_owners()
-        problems = []
-        for name, index in (("passage", passages), ("sentence", sentences)):
-            if index.d != manifest.dimension:
-                problems.append(f"{name} vector dimension {index.d} != {manifest.dimension}")
-        if passages.ntotal != manifest.passages:
-            problems.append(f"{passages.ntotal} vectors != {manifest.passages} passages")
-        if sentences.ntotal != len(owners):
-            problems.append(f"{sentences.ntotal} sentence vectors != {len(owners)} sentences")
-        stored = store.count_passages()
-        if stored != manifest.passages or keyword.size != manifest.passages:
-            problems.append(
-                f"{stored} stored / {keyword.size} keyword passages != {manifest.passages}"
-            )
-        if len(store.documents()) != manifest.documents:
-            problems.append(f"{len(store.documents())} documents != {manifest.documents}")
+        # Every disagreement at once, in one error: a damaged generation is diagnosed in
+        # one reading, not one problem per attempt.
+        problems = _disagreements(manifest, passages, sentences, owners, keyword, store)
         if problems:
             store.close()
             raise IndexCorrupt(f"{generation.name}: " + "; ".join(problems))
@@ -188,63 +158,25 @@ class Searcher:
         """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated,
         highlighted and scored for confidence."""
         allowed = self._allowed_rows(filters)
-        # One depth whatever k is: the fusion floors depend on it, and the first five
-        # results must not change when a client asks for fifty.
-        depth = CANDIDATES
         query = self._embedder.encode([question])[0]
-        allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
-        passage_hits = dense.search(self._passages, query, depth, allowed)
-        sentence_hits = dense.search(self._sentences, query, 4 * depth, allowed_units)
-        dense_hits = multi_granularity(
-            passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
-        )
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(self._keyword.size, dtype=bool)
-            mask[allowed] = True
-        kw_rows, kw_scores = self._keyword.search(question, depth, mask)
-        bm25_hits = [(int(r), float(s)) for r, s in zip(kw_rows, kw_scores, strict=True)]
+        dense_hits, sentence_hits = self._dense_hits(query, allowed)
+        bm25_hits = self._bm25_hits(question, allowed)
         terms = query_tokens(question)
         idf = self._keyword.idf(terms)
         # How much of the question the best keyword match covers: the fusion and the
         # confidence model both read it.
         evidence = bm25_hits[0][1] / sum(idf) if bm25_hits and sum(idf) else 0.0
         alpha = bm25_share(
-            evidence,
-            low=BM25_LOW,
-            high=BM25_HIGH,
-            weak=WEAK_EVIDENCE,
-            strong=STRONG_EVIDENCE,
+            evidence, low=BM25_LOW, high=BM25_HIGH, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE
         )
-        fused = convex_fusion(bm25_hits, dense_hits, alpha=alpha)
-        hints = read_hints(question, self._gazetteer)
-        # "the 2030 Agenda" names no document: no passage to read for it.
-        hints = replace(hints, years=hints.years & self._years)
-        passages: dict[int, Passage] = {}
-        if hints:
-            passages = self._store.passages_by_rows([f.row for f in fused[:CANDIDATES]])
-            fused = self._with_hints(fused, hints, passages)
-
+        fused, passages = self._hinted(question, convex_fusion(bm25_hits, dense_hits, alpha=alpha))
         candidates = fused[: max(FACET_DEPTH, 3 * k)]
         passages.update(
             self._store.passages_by_rows([f.row for f in candidates if f.row not in passages])
         )
-        facets: dict[str, int] = {}
-        for f in candidates[:FACET_DEPTH]:
-            doc_id = passages[f.row].doc_id
-            facets[doc_id] = facets.get(doc_id, 0) + 1
-        pool = candidates[: max(DEDUP_DEPTH, 3 * k)]
-        # Groups of near-duplicates, led by their best-ranked member; a group spanning
-        # documents is boilerplate and loses SHARED_PENALTY, all its members alike. The
-        # spare groups stand in for those that drop out of the first k.
-        groups = group([passages[f.row].text for f in pool], limit=k + SPARE_GROUPS)
-        penalty = Bonus(-SHARED_PENALTY, ("repeated in another document",))
-        for i in across_documents(groups, [passages[f.row].doc_id for f in pool]):
-            pool[i] = with_bonus(pool[i], penalty)
-        groups = sorted(groups, key=lambda members: -pool[members[0]].fused)[:k]
         hits = [
-            self._hit(rank, question, query, [pool[i] for i in members], passages)
-            for rank, members in enumerate(groups, start=1)
+            self._hit(rank, question, query, members, passages)
+            for rank, members in enumerate(_result_groups(candidates, passages, k), start=1)
         ]
         signals = self._signals(
             question, terms, idf, evidence, bm25_hits, dense_hits, sentence_hits, hits
@@ -254,9 +186,42 @@ class Searcher:
             hits=hits,
             confidence=confidence,
             answerable=confidence >= self._calibration.threshold,
-            facets=dict(sorted(facets.items(), key=lambda item: (-item[1], item[0]))),
+            facets=_facets(candidates[:FACET_DEPTH], passages),
             signals=signals,
         )
+
+    def _dense_hits(
+        self, query: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64] | None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Passages by whole-passage and best-sentence similarity, and the sentence hits."""
+        allowed_units = None if allowed is None else np.flatnonzero(np.isin(self._owners, allowed))
+        passage_hits = dense.search(self._passages, query, CANDIDATES, allowed)
+        sentence_hits = dense.search(self._sentences, query, 4 * CANDIDATES, allowed_units)
+        dense_hits = multi_granularity(
+            passage_hits, sentence_hits, self._owners, passage_weight=PASSAGE_WEIGHT
+        )
+        return dense_hits, sentence_hits
+
+    def _bm25_hits(
+        self, question: str, allowed: npt.NDArray[np.int64] | None
+    ) -> list[tuple[int, float]]:
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(self._keyword.size, dtype=bool)
+            mask[allowed] = True
+        rows, scores = self._keyword.search(question, CANDIDATES, mask)
+        return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
+
+    def _hinted(self, question: str, fused: list[Fused]) -> tuple[list[Fused], dict[int, Passage]]:
+        """The fused results re-scored with the question's hints, if it has any, and the
+        passages read for that."""
+        hints = read_hints(question, self._gazetteer)
+        # "the 2030 Agenda" names no document: no passage to read for it.
+        hints = replace(hints, years=hints.years & self._years)
+        if not hints:
+            return fused, {}
+        passages = self._store.passages_by_rows([f.row for f in fused[:CANDIDATES]])
+        return self._with_hints(fused, hints, passages), passages
 
     def _with_hints(
         self, fused: list[Fused], hints: Hints, passages: dict[int, Passage]
@@ -376,3 +341,86 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
+
+
+def _check_model(generation: Path, manifest: Manifest, embedder: Embedder) -> None:
+    """Questions must be embedded by the model the passages were embedded with."""
+    if manifest.model != embedder.name:
+        raise IndexCorrupt(
+            f"{generation.name}: built with model {manifest.model!r}, "
+            f"but the service embeds questions with {embedder.name!r}"
+        )
+    if manifest.dimension != embedder.dimension:
+        raise IndexCorrupt(
+            f"{generation.name}: manifest dimension {manifest.dimension} != model "
+            f"dimension {embedder.dimension}"
+        )
+
+
+def _load_artifacts(
+    generation: Path, manifest: Manifest
+) -> tuple[faiss.Index, faiss.Index, KeywordIndex, Store]:
+    """Passage and sentence vector indexes, keyword index and store of a generation."""
+    try:
+        passages = dense.load(
+            generation / dense.DENSE_NAME,
+            dense.DenseSpec.from_dict(manifest.dense.get("passages")),
+        )
+        sentences = dense.load(
+            generation / dense.UNITS_NAME,
+            dense.DenseSpec.from_dict(manifest.dense.get("sentences")),
+        )
+        keyword = KeywordIndex.load(generation / KEYWORD_DIR)
+        store = Store(generation / STORE_NAME)
+    except Exception as exc:  # any unreadable artifact means the generation is unusable
+        raise IndexCorrupt(f"{generation.name}: cannot load: {exc}") from exc
+    return passages, sentences, keyword, store
+
+
+def _disagreements(
+    manifest: Manifest,
+    passages: faiss.Index,
+    sentences: faiss.Index,
+    owners: npt.NDArray[np.int64],
+    keyword: KeywordIndex,
+    store: Store,
+) -> list[str]:
+    """Every way the loaded artifacts disagree with the manifest or with each other."""
+    problems = []
+    for name, index in (("passage", passages), ("sentence", sentences)):
+        if index.d != manifest.dimension:
+            problems.append(f"{name} vector dimension {index.d} != {manifest.dimension}")
+    if passages.ntotal != manifest.passages:
+        problems.append(f"{passages.ntotal} vectors != {manifest.passages} passages")
+    if sentences.ntotal != len(owners):
+        problems.append(f"{sentences.ntotal} sentence vectors != {len(owners)} sentences")
+    stored = store.count_passages()
+    if stored != manifest.passages or keyword.size != manifest.passages:
+        problems.append(f"{stored} stored / {keyword.size} keyword passages != {manifest.passages}")
+    if len(store.documents()) != manifest.documents:
+        problems.append(f"{len(store.documents())} documents != {manifest.documents}")
+    return problems
+
+
+def _facets(candidates: Sequence[Fused], passages: Mapping[int, Passage]) -> dict[str, int]:
+    """Candidates per document, most first."""
+    facets: dict[str, int] = {}
+    for f in candidates:
+        doc_id = passages[f.row].doc_id
+        facets[doc_id] = facets.get(doc_id, 0) + 1
+    return dict(sorted(facets.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _result_groups(
+    candidates: list[Fused], passages: Mapping[int, Passage], k: int
+) -> list[list[Fused]]:
+    """The first k groups of near-duplicates, each led by its best-ranked member."""
+    pool = candidates[: max(DEDUP_DEPTH, 3 * k)]
+    # A group spanning documents is boilerplate and loses SHARED_PENALTY, all its members
+    # alike. The spare groups stand in for those that drop out of the first k.
+    groups = group([passages[f.row].text for f in pool], limit=k + SPARE_GROUPS)
+    penalty = Bonus(-SHARED_PENALTY, ("repeated in another document",))
+    for i in across_documents(groups, [passages[f.row].doc_id for f in pool]):
+        pool[i] = with_bonus(pool[i], penalty)
+    groups = sorted(groups, key=lambda members: -pool[members[0]].fused)[:k]
+    return [[pool[i] for i in members] for members in groups]

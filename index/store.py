@@ -66,44 +66,16 @@ def write(
     read once, as they come, so a large corpus need not be held in memory.
     """
     counts: dict[str, int] = {}
-
-    def passage_rows() -> Iterator[tuple[Any, ...]]:
-        for row, p in enumerate(passages):
-            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
-            yield (
-                row,
-                p.passage_id,
-                p.doc_id,
-                p.ordinal,
-                p.text,
-                p.char_start,
-                p.char_end,
-                json.dumps(list(p.section), ensure_ascii=False),
-                p.page,
-                p.page_label,
-            )
-
     conn = sqlite3.connect(path)
     try:
         conn.executescript(_SCHEMA)
-        conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)", passage_rows())
+        conn.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)", _passage_rows(passages, counts)
+        )
+        # After the passages: a document row records how many passages it has.
         conn.executemany(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    d.doc_id,
-                    d.source,
-                    d.kind,
-                    d.content_hash,
-                    json.dumps(asdict(d.metadata), ensure_ascii=False),
-                    json.dumps([asdict(p) for p in d.pages], ensure_ascii=False),
-                    json.dumps([asdict(h) for h in d.headings], ensure_ascii=False),
-                    len(d.pages),
-                    counts.get(d.doc_id, 0),
-                    d.text,
-                )
-                for d in documents
-            ],
+            [_document_row(d, counts.get(d.doc_id, 0)) for d in documents],
         )
         conn.executemany(
             "INSERT INTO units VALUES (?,?,?,?)",
@@ -112,6 +84,39 @@ def write(
         conn.commit()
     finally:
         conn.close()
+
+
+def _passage_rows(passages: Iterable[Passage], counts: dict[str, int]) -> Iterator[tuple[Any, ...]]:
+    """Passage table rows, counting each document's passages into `counts` on the way."""
+    for row, p in enumerate(passages):
+        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+        yield (
+            row,
+            p.passage_id,
+            p.doc_id,
+            p.ordinal,
+            p.text,
+            p.char_start,
+            p.char_end,
+            json.dumps(list(p.section), ensure_ascii=False),
+            p.page,
+            p.page_label,
+        )
+
+
+def _document_row(d: Document, passage_count: int) -> tuple[Any, ...]:
+    return (
+        d.doc_id,
+        d.source,
+        d.kind,
+        d.content_hash,
+        json.dumps(asdict(d.metadata), ensure_ascii=False),
+        json.dumps([asdict(p) for p in d.pages], ensure_ascii=False),
+        json.dumps([asdict(h) for h in d.headings], ensure_ascii=False),
+        len(d.pages),
+        passage_count,
+        d.text,
+    )
 
 
 _PASSAGE_COLUMNS = (
