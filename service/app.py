@@ -20,6 +20,7 @@ ROUTERS = (ask.router, documents.router, citations.router, health.router, admin.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service over `settings` (else the environment's); nothing loads until it starts."""
     app = FastAPI(
         title="iomqa",
         summary="Ranked, cited passages from IOM's International Dialogue on Migration reports.",
