@@ -47,9 +47,9 @@ from iomqa.bench.stats import machine
 from iomqa.evaluation.calibrate import refit
 from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
 from iomqa.evaluation.service import baseline_systems, service_system
+from service import logs
 from service.app import create_app
 from service.citations import cite
-from service.logs import configure_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 index_app = typer.Typer(no_args_is_help=True, help="Inspect and check index generations.")
@@ -168,7 +168,7 @@ def serve(
             "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
         )
         raise typer.Exit(2)
-    configure_logging(settings.log_level)
+    logs.configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
