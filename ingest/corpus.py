@@ -146,6 +146,7 @@ def set_manifest_entry(corpus_dir: Path, source: str, entry: dict[str, object]) 
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
         raise CorpusError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}")
+    read_manifest(corpus_dir)  # a manifest already broken is named as such, not edited
     path = corpus_dir / MANIFEST_NAME
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     header = f"[{_toml_value(source)}]"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import CorpusError
-from ingest.corpus import assign_doc_ids, read_manifest, scan, slug_doc_id
+from ingest.corpus import assign_doc_ids, read_manifest, scan, set_manifest_entry, slug_doc_id
 
 
 def test_scan_lists_documents_but_not_the_manifest_or_hidden_files(small_corpus: Path) -> None:
@@ -51,3 +51,13 @@ def test_derived_doc_ids_are_readable_and_unique(tmp_path: Path) -> None:
 def test_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="does not exist"):
         scan(tmp_path / "nope")
+
+
+def test_adding_an_entry_to_a_broken_manifest_names_the_manifest_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    broken = '["a.txt"]\ntitle = "unterminated\n'
+    (tmp_path / "corpus.toml").write_text(broken, encoding="utf-8")
+    with pytest.raises(CorpusError, match="corpus.toml: not valid TOML"):
+        set_manifest_entry(tmp_path, "b.txt", {"title": "B"})
+    assert (tmp_path / "corpus.toml").read_text(encoding="utf-8") == broken
