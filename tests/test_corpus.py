@@ -58,6 +58,6 @@ def test_adding_an_entry_to_a_broken_manifest_names_the_manifest_and_keeps_it(
 ) -> None:
     broken = '["a.txt"]\ntitle = "unterminated\n'
     (tmp_path / "corpus.toml").write_text(broken, encoding="utf-8")
-    with pytest.raises(CorpusError, match="corpus.toml: not valid TOML"):
+    with pytest.raises(CorpusError, match=r"corpus\.toml: not valid TOML"):
         set_manifest_entry(tmp_path, "b.txt", {"title": "B"})
     assert (tmp_path / "corpus.toml").read_text(encoding="utf-8") == broken
