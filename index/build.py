@@ -41,6 +41,7 @@ from ingest.embed import LazyEmbedder
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
 from ingest.pipeline import TEXT_VERSION, process
+from ingest.text_version import derive_text_version, source_text
 from ingest.vectors import Embedder
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,17 @@ def _previous(config: BuildConfig, embedder: Embedder) -> _Previous | None:
         return None
 
 
+CONTEXT_VERSION = derive_text_version({"context_text": source_text(context_text)})
+
+
 def _chunking(config: BuildConfig) -> dict[str, int]:
     return {
         "max_chars": config.chunking.max_chars,
         "target_chars": config.chunking.target_chars,
         "min_chars": config.chunking.min_chars,
         "text_version": TEXT_VERSION,
+        # What the retrievers read is embedded too: a change to it must re-embed.
+        "context_version": CONTEXT_VERSION,
     }
 
 
@@ -213,7 +219,13 @@ def _build(
     collected = _collect_documents(plan, config, previous, progress)
     report.documents = collected.outcomes
     report.passages = len(collected.passages)
-    if previous is not None and not plan.changes_corpus:
+    # A retried failure (a limit raised, a package installed) that now parses changes what
+    # is served although no file changed.
+    if (
+        previous is not None
+        and not plan.changes_corpus
+        and collected.failed == previous.manifest.failed
+    ):
         report.up_to_date = True
         report.index_version = previous.manifest.index_version
         return report

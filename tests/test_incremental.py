@@ -21,7 +21,8 @@ from index.generations import (
 )
 from index.searcher import Searcher
 from ingest.embed import HashingEmbedder
-from tests.conftest import build
+from ingest.pdf import PdfLimits
+from tests.conftest import REPO, build
 
 GAMMA = """# Gamma report
 
@@ -234,3 +235,33 @@ def test_sigkill_during_ingest_leaves_the_served_index_intact(
     final = iomqa("ingest", "--rebuild", settings=settings)
     assert final.returncode == 0, final.stderr
     assert not any((settings.index_dir / "staging").iterdir())
+
+
+def test_a_retried_failure_that_now_succeeds_is_published(small_index: Settings) -> None:
+    shutil.copy(REPO / "tests" / "pdf-samples" / "pdflatex-4-pages.pdf", small_index.corpus_dir)
+    limited = BuildConfig(
+        corpus_dir=small_index.corpus_dir,
+        index_dir=small_index.index_dir,
+        pdf=PdfLimits(max_pages=3),
+    )
+    refused = build_index(limited, HashingEmbedder(64))
+    assert refused.published and refused.added == ["pdflatex-4-pages.pdf"]
+    assert {d.source: d.status for d in refused.documents}["pdflatex-4-pages.pdf"] == "too_large"
+    # The limit is raised, the file is unchanged: it is parsed again, and now it is served.
+    retried = build(small_index)
+    assert retried.published and not retried.up_to_date
+    assert "pdflatex-4-pages.pdf" in retried.unchanged
+    served = Searcher.open_current(small_index.index_dir)
+    assert any(d.source == "pdflatex-4-pages.pdf" for d in served.documents())
+    assert build(small_index).up_to_date
+
+
+def test_a_change_to_what_the_retrievers_read_re_embeds_everything(
+    small_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.build
+
+    monkeypatch.setattr(index.build, "CONTEXT_VERSION", index.build.CONTEXT_VERSION + 1)
+    report = build(small_index)
+    assert report.published and sorted(report.added) == ["alpha.md", "beta.txt"]
+    assert build(small_index).up_to_date
