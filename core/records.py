@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Why:
     fused: float
     bonus: float = 0.0
     hints: tuple[str, ...] = ()
+    rerank_score: float | None = None  # the cross-encoder's logit; None when it did not read it
+    rerank_rank: int | None = None  # its place among the candidates the cross-encoder read
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,25 @@ class Signals:
     unknown_name: float  # 1 when the question names something no document mentions
 
 
+class Mode(StrEnum):
+    """How much ranking work a question gets."""
+
+    PRECISE = "precise"  # the first stage, then a cross-encoder reads its best candidates
+    FAST = "fast"  # the first stage only: keyword and dense evidence fused
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What ran for one question, and how long each step took."""
+
+    mode: Mode  # the mode asked for
+    encode_ms: float  # the question's vector
+    first_stage_ms: float  # keyword and dense retrieval, fusion, hints, highlights
+    rerank_ms: float = 0.0
+    reranked: int = 0  # candidates the cross-encoder read; 0 when it did not run
+    reranker: str | None = None  # the cross-encoder's model id, when it ran
+
+
 @dataclass(frozen=True)
 class SearchResult:
     hits: list[Hit]
@@ -185,3 +207,4 @@ class SearchResult:
     answerable: bool
     facets: dict[str, int]  # doc_id -> passages among the top candidates
     signals: Signals
+    stages: Stages

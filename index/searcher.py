@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,9 +18,11 @@ from core.records import (
     Filters,
     Hit,
     Located,
+    Mode,
     Passage,
     SearchResult,
     Signals,
+    Stages,
     Why,
 )
 from index import dense
@@ -154,11 +157,15 @@ class Searcher:
         docs = [d.doc_id for d in self._store.documents() if filters.admits(d)]
         return np.array(sorted(self._store.rows_of_documents(docs)), dtype=np.int64)
 
-    def search(self, question: str, k: int, filters: Filters | None = None) -> SearchResult:
+    def search(
+        self, question: str, k: int, filters: Filters | None = None, mode: Mode = Mode.PRECISE
+    ) -> SearchResult:
         """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated,
         highlighted and scored for confidence."""
+        started = time.perf_counter()
         allowed = self._allowed_rows(filters)
         query = self._embedder.encode([question])[0]
+        encoded = time.perf_counter()
         dense_hits, sentence_hits = self._dense_hits(query, allowed)
         bm25_hits = self._bm25_hits(question, allowed)
         terms = query_tokens(question)
@@ -188,6 +195,11 @@ class Searcher:
             answerable=confidence >= self._calibration.threshold,
             facets=_facets(candidates[:FACET_DEPTH], passages),
             signals=signals,
+            stages=Stages(
+                mode=mode,
+                encode_ms=1000 * (encoded - started),
+                first_stage_ms=1000 * (time.perf_counter() - encoded),
+            ),
         )
 
     def _dense_hits(
