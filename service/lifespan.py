@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from core.records import SearchResult
 from core.settings import Settings
+from index.rerank import load_reranker
 from service.cache import LruCache
 from service.jobs import JobManager
 from service.reload import SearcherHolder, Watcher
@@ -22,7 +23,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Loads the index and starts watching for new generations; `app.state.settings` is
     set by `create_app`, the rest here, for `service.deps` to hand to the routes."""
     settings: Settings = app.state.settings
-    holder = SearcherHolder(settings.index_dir, settings.model_source)
+    holder = SearcherHolder(
+        settings.index_dir,
+        settings.model_source,
+        load_reranker(settings.reranker),
+        model=settings.model,
+    )
     holder.reload()
     watcher = Watcher(holder, settings.reload_interval)
     watcher.start()

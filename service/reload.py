@@ -15,6 +15,7 @@ from core.errors import IndexCorrupt, IndexNotFound, IomqaError
 from core.models import ModelSource
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
+from index.rerank import Reranker
 from index.searcher import Searcher
 from ingest.embed import BatchingEmbedder, make_embedder
 from ingest.vectors import Embedder
@@ -25,9 +26,21 @@ NO_INDEX = "no index is loaded: build one with `iomqa ingest` (or start with `ma
 
 
 class SearcherHolder:
-    def __init__(self, index_dir: Path, source: ModelSource) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        source: ModelSource,
+        reranker: Reranker | None = None,
+        *,
+        model: str | None = None,
+    ) -> None:
         self._index_dir = index_dir
         self._source = source
+        # The configured model (IOMQA_MODEL): a generation built with another is refused,
+        # naming both, rather than served with a model the operator did not choose.
+        # None: each generation is served with the model its manifest names.
+        self._model = model
+        self._reranker = reranker  # query-time only: every generation is served with it
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
         self.current: Searcher | None = None
         self.error: str | None = None
@@ -64,7 +77,9 @@ class SearcherHolder:
             generation = self._index_dir / GENERATIONS / version
             try:
                 manifest = read_manifest(generation)
-                searcher = Searcher.open(generation, self._embedder_for(manifest.model))
+                searcher = Searcher.open(
+                    generation, self._embedder_for(self._model or manifest.model), reranker=self._reranker
+                )
             except IomqaError as exc:
                 self.refused = version
                 message = f"index {version} refused: {exc}"

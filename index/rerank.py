@@ -1,0 +1,99 @@
+"""Second stage: a cross-encoder reads the question with each of the first stage's best
+candidates, and the two stages' evidence decides the final order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from core.models import MS_MARCO_RERANKER, PackagedModel
+from core.records import Hit
+from index.fusion import rerank_fusion
+from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
+
+NO_RERANKER = "none"
+# Measured on the development set (docs/experiments.md): a plateau around 5–10 candidates,
+# 128 tokens and the passage's three best sentences; the centre of it is kept.
+DEPTH = 8  # candidates the cross-encoder reads
+MAX_TOKENS = 128  # question and passage together
+SENTENCES = 3  # of each passage, its best, in reading order
+TEMPERATURE = 2.0
+FIRST_STAGE_WEIGHT = 4.0
+
+
+class Reranker(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One relevance logit per text; higher is more relevant."""
+        ...
+
+
+class CrossEncoder:
+    """ms-marco-MiniLM-L-12-v2, int8 ONNX, from its packaged files."""
+
+    def __init__(self, model: PackagedModel = MS_MARCO_RERANKER, threads: int = 0) -> None:
+        folder = packaged_folder(model)
+        self._name = model.model_id
+        self._tokenizer = unpadded_tokenizer(folder / "tokenizer.json", MAX_TOKENS, pairs=True)
+        self._session = onnx_session(folder / "model.onnx", threads)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        batch = padded_batch(self._tokenizer.encode_batch([(question, t) for t in texts]))
+        logits = self._session.run(None, dict(batch))[0]
+        return np.asarray(logits[:, 0], dtype=np.float32)
+
+
+@cache
+def load_reranker(name: str) -> Reranker | None:
+    """The configured second stage, loaded once per process; None when it is turned off."""
+    if name == NO_RERANKER:
+        return None
+    if name != MS_MARCO_RERANKER.model_id:
+        raise ValueError(
+            f"reranker {name!r}: use {MS_MARCO_RERANKER.model_id!r} or {NO_RERANKER!r}"
+        )
+    return CrossEncoder()
+
+
+def rerank_text(hit: Hit) -> str:
+    """The passage as the cross-encoder reads it: its innermost heading, then its best
+    sentences in reading order. Whole passages overflow the token budget and bury the
+    answer; the highlighted sentences are the ones the first stage found closest."""
+    passage = hit.passage
+    best = sorted(hit.highlights, key=lambda h: -h.score)[:SENTENCES]
+    body = " … ".join(passage.text[h.start : h.end] for h in sorted(best, key=lambda h: h.start))
+    body = body or passage.text
+    return f"{passage.section[-1]}: {body}" if passage.section else body
+
+
+def reranked(hits: Sequence[Hit], logits: npt.NDArray[np.float32]) -> list[Hit]:
+    """The hits in their final order, numbered again. The first len(logits) were read by
+    the cross-encoder and carry its score and rank; the rest follow in their order, scored
+    as if it had found them irrelevant, so every hit's score is on one scale."""
+    read = hits[: len(logits)]
+    first = np.array([h.score for h in read], dtype=np.float32)
+    final = rerank_fusion(logits, first, temperature=TEMPERATURE, weight=FIRST_STAGE_WEIGHT)
+    by_logit = {int(i): rank for rank, i in enumerate(np.argsort(-logits, kind="stable"), 1)}
+    ordered = [
+        replace(
+            read[i],
+            score=float(final[i]),
+            why=replace(read[i].why, rerank_score=float(logits[i]), rerank_rank=by_logit[int(i)]),
+        )
+        for i in np.argsort(-final, kind="stable")
+    ]
+    unread = [replace(h, score=FIRST_STAGE_WEIGHT * h.score) for h in hits[len(logits) :]]
+    return [replace(h, rank=rank) for rank, h in enumerate([*ordered, *unread], start=1)]

@@ -1,0 +1,130 @@
+"""The second stage: a cross-encoder re-reads the first stage's best candidates."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from core.records import DocumentInfo, Filters, Highlight, Hit, Metadata, Mode, Passage, Why
+from core.settings import Settings
+from index import rerank
+from index.rerank import CrossEncoder, load_reranker, rerank_text, reranked
+from index.searcher import Searcher
+
+DOCUMENT = DocumentInfo("d", "d.md", "text", "0" * 64, Metadata(title="D"), 1, 3)
+
+
+def hit(rank: int, text: str, score: float, section: tuple[str, ...] = ()) -> Hit:
+    passage = Passage(f"p{rank}", "d", rank, text, 0, len(text), section)
+    why = Why(None, None, None, None, fused=score)
+    return Hit(rank, score, passage, DOCUMENT, why)
+
+
+@pytest.fixture(scope="module")
+def cross_encoder() -> CrossEncoder:
+    return CrossEncoder()
+
+
+def test_the_packaged_cross_encoder_scores_like_the_published_model(
+    cross_encoder: CrossEncoder,
+) -> None:
+    # The fp32 model gives 9.33 and -2.04; the int8 files within a few tenths of that.
+    paris, berlin = cross_encoder.score(
+        "What is the capital of France?",
+        ["Paris is the capital of France.", "Berlin is the capital of Germany."],
+    )
+    assert paris == pytest.approx(9.33, abs=0.6) and berlin == pytest.approx(-2.04, abs=0.6)
+    assert cross_encoder.score("anything", []).shape == (0,)
+
+
+def test_the_real_model_puts_the_answer_first_among_equal_candidates(
+    cross_encoder: CrossEncoder,
+) -> None:
+    question = "Which city is the capital of France?"
+    hits = [
+        hit(1, "France has many cities and a long history of capital investment.", 0.5),
+        hit(2, "Berlin is the capital of Germany.", 0.5),
+        hit(3, "Paris is the capital of France.", 0.5),
+    ]
+    ordered = reranked(hits, cross_encoder.score(question, [rerank_text(h) for h in hits]))
+    assert ordered[0].passage.passage_id == "p3"
+    assert [h.rank for h in ordered] == [1, 2, 3]
+    assert ordered[0].why.rerank_rank == 1 and ordered[0].why.rerank_score is not None
+
+
+def test_both_stages_decide_and_unread_candidates_follow_on_the_same_scale() -> None:
+    hits = [hit(1, "a", 0.6), hit(2, "b", 0.5), hit(3, "c", 0.4), hit(4, "d", 0.1)]
+    logits = np.array([-8.0, 8.0, 0.0], dtype=np.float32)  # the fourth was not read
+    ordered = reranked(hits, logits)
+    assert [h.passage.passage_id for h in ordered] == ["p2", "p1", "p3", "p4"]
+    assert [h.why.rerank_rank for h in ordered] == [1, 3, 2, None]
+    scores = [h.score for h in ordered]
+    assert scores == sorted(scores, reverse=True)
+    assert ordered[-1].score == pytest.approx(rerank.FIRST_STAGE_WEIGHT * 0.1)
+    # A first stage far ahead is not overturned by a mild reading of the cross-encoder.
+    sure = [hit(1, "a", 0.9), hit(2, "b", 0.5)]
+    assert reranked(sure, np.array([-1.0, 1.0], dtype=np.float32))[0].passage.passage_id == "p1"
+
+
+def test_the_cross_encoder_reads_the_heading_and_the_best_sentences_in_order() -> None:
+    text = "First sentence. Second sentence. Third sentence. Fourth sentence."
+    h = hit(1, text, 0.5, section=("Report", "2. Findings"))
+    spans = [(0, 15, 0.2), (16, 32, 0.9), (33, 48, 0.5), (49, 65, 0.7)]
+    h = Hit(**{**h.__dict__, "highlights": tuple(Highlight(a, b, s) for a, b, s in spans)})
+    assert rerank_text(h) == "2. Findings: Second sentence. … Third sentence. … Fourth sentence."
+    assert rerank_text(hit(2, "Just text.", 0.5)) == "Just text."
+
+
+class KeywordReranker:
+    """Scores a text by whether it holds a word: a stand-in whose order is known."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.calls: list[int] = []
+
+    @property
+    def name(self) -> str:
+        return "keyword-reranker"
+
+    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls.append(len(texts))
+        return np.array([9.0 if self.word in t else -9.0 for t in texts], dtype=np.float32)
+
+
+def test_precise_mode_reranks_the_first_stage_and_fast_mode_does_not(
+    small_index: Settings,
+) -> None:
+    spy = KeywordReranker("Mayors")
+    searcher = Searcher.open_current(small_index.index_dir, reranker=spy)
+    question = "migration data and partners"
+    fast = searcher.search(question, 3, mode=Mode.FAST)
+    assert spy.calls == [] and fast.stages.reranked == 0 and fast.stages.reranker is None
+    deep = searcher.search(question, rerank.DEPTH, mode=Mode.FAST).hits
+    precise = searcher.search(question, 3)
+    assert spy.calls == [len(deep)]
+    expected = reranked(deep, spy.score(question, [rerank_text(h) for h in deep]))[:3]
+    assert [h.passage.passage_id for h in precise.hits] == [h.passage.passage_id for h in expected]
+    assert [h.why.rerank_rank for h in precise.hits] == [h.why.rerank_rank for h in expected]
+    assert [h.rank for h in precise.hits] == [1, 2, 3]
+    assert precise.stages.mode is Mode.PRECISE and precise.stages.reranker == "keyword-reranker"
+    assert precise.stages.reranked == len(deep) and precise.stages.rerank_ms > 0
+    # Confidence reads the first stage, so both modes agree on it.
+    assert precise.confidence == pytest.approx(fast.confidence)
+
+
+def test_precise_mode_keeps_filters_and_highlights(small_index: Settings) -> None:
+    searcher = Searcher.open_current(small_index.index_dir, reranker=KeywordReranker("Mayors"))
+    only_alpha = searcher.search("partners health", 5, Filters(doc_ids=frozenset({"alpha"})))
+    assert only_alpha.hits and all(h.document.doc_id == "alpha" for h in only_alpha.hits)
+    assert all(h.highlights for h in only_alpha.hits)
+
+
+def test_no_reranker_configured_means_precise_ranks_as_fast(small_index: Settings) -> None:
+    assert load_reranker("none") is None
+    searcher = Searcher.open_current(small_index.index_dir)
+    precise, fast = (searcher.search("remittances", 3, mode=m) for m in (Mode.PRECISE, Mode.FAST))
+    assert [h.passage.passage_id for h in precise.hits] == [h.passage.passage_id for h in fast.hits]
+    assert precise.stages.reranked == 0
+    with pytest.raises(ValueError, match="use 'cross-encoder/ms-marco-MiniLM-L-12-v2'"):
+        load_reranker("bm25")
