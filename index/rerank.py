@@ -49,11 +49,12 @@ class CrossEncoder:
         return self._name
 
     def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
-        batch = padded_batch(self._tokenizer.encode_batch([(question, t) for t in texts]))
-        logits = self._session.run(None, dict(batch))[0]
-        return np.asarray(logits[:, 0], dtype=np.float32)
+        # One pair per run. The int8 model quantises activations per run, over padding
+        # too, so in a batch a passage's score would depend on its neighbours' lengths
+        # (by up to half a logit); alone it is reproducible, and no faster to batch.
+        encodings = self._tokenizer.encode_batch([(question, t) for t in texts])
+        logits = [self._session.run(None, dict(padded_batch([e])))[0][0, 0] for e in encodings]
+        return np.array(logits, dtype=np.float32)
 
 
 @cache

@@ -128,3 +128,14 @@ def test_no_reranker_configured_means_precise_ranks_as_fast(small_index: Setting
     assert precise.stages.reranked == 0
     with pytest.raises(ValueError, match="use 'cross-encoder/ms-marco-MiniLM-L-12-v2'"):
         load_reranker("bm25")
+
+
+def test_a_passage_scores_the_same_whatever_it_is_read_beside(
+    cross_encoder: CrossEncoder,
+) -> None:
+    question = "How many Member States did the IOM Council have in 2018?"
+    answer = "The IOM Council, currently consisting of 169 Member States, met in Geneva."
+    long_neighbour = "Migration governance " * 60
+    alone = cross_encoder.score(question, [answer])[0]
+    beside = cross_encoder.score(question, [answer, long_neighbour])[0]
+    assert beside == alone
