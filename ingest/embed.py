@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import ModelError
 from core.models import (
+    BGE_MODEL,
+    BGE_SMALL,
     HASHING_PREFIX,
     MODEL_NAME,
     PACKAGED_MODEL,
@@ -23,6 +26,7 @@ from core.models import (
     split_model_spec,
 )
 from ingest.onnx_encoder import OnnxEmbedder
+from ingest.packaged_encoder import PackagedEmbedder
 from ingest.vectors import Embedder, Vectors, normalise
 
 _TOKEN = re.compile(r"\w+")
@@ -45,6 +49,10 @@ class HashingEmbedder:
     @property
     def dimension(self) -> int:
         return self._dimension
+
+    @property
+    def query_prefix(self) -> str:
+        return ""
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
@@ -94,6 +102,10 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
+    @property
+    def query_prefix(self) -> str:
+        return ""
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
@@ -135,19 +147,28 @@ class LazyEmbedder:
             return self._dimension
         return self._model().dimension
 
+    @property
+    def query_prefix(self) -> str:
+        return self._model().query_prefix
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
         return self._model().encode(texts, batch_size=batch_size)
 
 
 def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
-    """`model` is a hashing embedder name ("hashing-256") or a sentence-transformers name,
-    optionally with its backend ("...@onnx")."""
+    """`model` is a hashing embedder name ("hashing-256"), the packaged bge (BGE_MODEL) or
+    a sentence-transformers name, optionally with its backend ("...@onnx")."""
     if model.startswith(HASHING_PREFIX):
         suffix = model.removeprefix(HASHING_PREFIX)
         if not suffix.isdigit() or int(suffix) < 8:
             raise ValueError(f"model {model!r}: use hashing-N with N >= 8, e.g. hashing-256")
         return HashingEmbedder(int(suffix))
-    _, backend = split_model_spec(model)
+    name, backend = split_model_spec(model)
+    if model == BGE_MODEL:
+        return PackagedEmbedder()
+    if name == BGE_SMALL.model_id:
+        # Any other backend would load the default weights under bge's name.
+        raise ModelError(f"model {model!r}: {name} ships as int8 ONNX only; use {BGE_MODEL}")
     path = source.path or default_model_path()
     if backend == "torch":
         return SentenceTransformerEmbedder(path, model)
@@ -178,6 +199,10 @@ class BatchingEmbedder:
     @property
     def dimension(self) -> int:
         return self._inner.dimension
+
+    @property
+    def query_prefix(self) -> str:
+        return self._inner.query_prefix
 
     @property
     def inner(self) -> Embedder:

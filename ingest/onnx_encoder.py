@@ -196,6 +196,10 @@ class OnnxEmbedder:
     def dimension(self) -> int:
         return self._config.dimension
 
+    @property
+    def query_prefix(self) -> str:
+        return ""
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
         out = np.zeros((len(texts), self._config.dimension), dtype=np.float32)
         # Similar lengths together: padding is wasted work.

@@ -18,6 +18,11 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    @property
+    def query_prefix(self) -> str:
+        """Put before a question, never before a passage ("" for symmetric models)."""
+        ...
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
         """Rows are L2-normalised, so inner product is cosine similarity."""
         ...

@@ -77,8 +77,9 @@ class SearcherHolder:
             generation = self._index_dir / GENERATIONS / version
             try:
                 manifest = read_manifest(generation)
+                model = self._model or manifest.model
                 searcher = Searcher.open(
-                    generation, self._embedder_for(self._model or manifest.model), reranker=self._reranker
+                    generation, self._embedder_for(model), reranker=self._reranker
                 )
             except IomqaError as exc:
                 self.refused = version

@@ -114,6 +114,7 @@ class _Known:
 
     def __init__(self, inner: Embedder, questions: Sequence[str], vectors: npt.NDArray[Any]):
         self.name, self.dimension = inner.name, inner.dimension
+        self.query_prefix = ""  # the vectors given are the final ones, looked up by question
         self._vectors = {q: v for q, v in zip(questions, vectors, strict=True)}
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> npt.NDArray[np.float32]:
