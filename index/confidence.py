@@ -55,6 +55,16 @@ def default_calibration() -> Calibration:
     )
 
 
+def has_content(terms: Sequence[str]) -> bool:
+    """Whether a question names anything: a word of two or more letters or digits left
+    after stop words and question framing ("what", "say", "according") are dropped.
+
+    "the", "what is it?" or "a\u0000b" name nothing, so no passage can be confidently
+    their answer, however the retrievers happen to score it.
+    """
+    return any(len(term) >= 2 for term in terms)
+
+
 def coverage(query_idf: Sequence[float], found: Sequence[bool]) -> float:
     total = sum(query_idf)
     if total == 0:

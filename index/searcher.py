@@ -26,7 +26,7 @@ from core.records import (
     Why,
 )
 from index import dense
-from index.confidence import Calibration, coverage, default_calibration
+from index.confidence import Calibration, coverage, default_calibration, has_content
 from index.dedup import across_documents, group
 from index.fusion import (
     Fused,
@@ -207,7 +207,7 @@ class Searcher:
             hits = reranked(hits, reranker.score(question, [rerank_text(h) for h in read]))
         hits = hits[:k]
         signals = self._signals(question, first, k)
-        confidence = self._calibration.confidence(signals)
+        confidence = self._calibration.confidence(signals) if has_content(first.terms) else 0.0
         return SearchResult(
             hits=hits,
             confidence=confidence,
