@@ -179,6 +179,7 @@ class Signals:
     focus: float  # idf-weighted share of query terms found together in one sentence
     lead: float  # how far the best fused score stands above the fifth
     unknown_name: float  # 1 when the question names something no document mentions
+    rerank: float = 0.0  # the cross-encoder's best logit among what it read; precise mode
 
 
 class Mode(StrEnum):

@@ -26,7 +26,14 @@ from core.records import (
     Why,
 )
 from index import dense
-from index.confidence import Calibration, coverage, default_calibration, has_content
+from index.confidence import (
+    CALIBRATIONS,
+    PACKAGED_CALIBRATIONS,
+    Calibration,
+    calibration_for,
+    coverage,
+    has_content,
+)
 from index.dedup import across_documents, group
 from index.fusion import (
     Fused,
@@ -104,7 +111,7 @@ class Searcher:
         keyword: KeywordIndex,
         store: Store,
         embedder: Embedder,
-        calibration: Calibration,
+        calibrations: Mapping[Mode, Calibration],
         reranker: Reranker | None = None,
     ) -> None:
         self.generation = generation
@@ -115,7 +122,7 @@ class Searcher:
         self._keyword = keyword
         self._store = store
         self._embedder = embedder
-        self._calibration = calibration
+        self._calibrations = calibrations  # each mode's, fitted for its models
         self._reranker = reranker  # None: precise mode runs the first stage alone
         self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
         self._gazetteer: Gazetteer = default_gazetteer()
@@ -151,7 +158,7 @@ class Searcher:
             keyword,
             store,
             embedder,
-            calibration or default_calibration(),
+            _calibrations(generation, embedder, reranker, calibration),
             reranker,
         )
 
@@ -201,17 +208,17 @@ class Searcher:
         reranker = self._reranker if mode is Mode.PRECISE else None
         first = self._first_stage(question, query, max(k, DEPTH) if reranker else k, allowed)
         ranked = time.perf_counter()
-        hits = first.hits
+        hits, signals = first.hits, self._signals(question, first, k)
         if reranker is not None and hits:
-            read = hits[:DEPTH]
-            hits = reranked(hits, reranker.score(question, [rerank_text(h) for h in read]))
-        hits = hits[:k]
-        signals = self._signals(question, first, k)
-        confidence = self._calibration.confidence(signals) if has_content(first.terms) else 0.0
+            logits = reranker.score(question, [rerank_text(h) for h in hits[:DEPTH]])
+            hits = reranked(hits, logits)
+            signals = replace(signals, rerank=float(logits.max()))
+        calibration = self._calibrations[Mode.PRECISE if reranker else Mode.FAST]
+        confidence = calibration.confidence(signals) if has_content(first.terms) else 0.0
         return SearchResult(
-            hits=hits,
+            hits=hits[:k],
             confidence=confidence,
-            answerable=confidence >= self._calibration.threshold,
+            answerable=confidence >= calibration.threshold,
             facets=first.facets,
             signals=signals,
             stages=Stages(
@@ -403,6 +410,19 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
+
+
+def _calibrations(
+    generation: Path, embedder: Embedder, reranker: Reranker | None, given: Calibration | None
+) -> dict[Mode, Calibration]:
+    """Each mode's calibration for these models: the operator's (index folder) before the
+    shipped ones; `given` overrides both."""
+    folders = [generation.parent.parent / CALIBRATIONS, PACKAGED_CALIBRATIONS]
+    fast = given or calibration_for(folders, embedder.name, None)
+    precise = given or (
+        calibration_for(folders, embedder.name, reranker.name) if reranker else fast
+    )
+    return {Mode.FAST: fast, Mode.PRECISE: precise}
 
 
 def _check_model(generation: Path, manifest: Manifest, embedder: Embedder) -> None:

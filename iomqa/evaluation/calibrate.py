@@ -1,35 +1,67 @@
-"""Fit the confidence model on a question set and report how well it separates."""
+"""Fit the confidence model on a question set and report how well it separates.
+
+One calibration per mode, for the served generation's embedder and the configured
+cross-encoder, written into the index folder (`calibrations/`), never over the shipped
+ones: a calibration belongs to the models whose signals it was fitted on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.records import Signals
+from core.records import Mode, Signals
 from core.settings import Settings
-from index.confidence import default_calibration, fit, save
+from index.confidence import CALIBRATIONS, FEATURES, RERANK_FEATURES, Calibration, fit, save
+from index.rerank import load_reranker
 from index.searcher import Searcher
 from iomqa.evaluation.harness import UNANSWERABLE, Question
 from iomqa.evaluation.metrics import auroc
 
+Labelled = list[tuple[Signals, bool]]
 
-def _auroc(calibration_signals: Sequence[tuple[Signals, bool]], model: object) -> float:
-    scores = [(model.confidence(s), y) for s, y in calibration_signals]  # type: ignore[attr-defined]
+
+def _auroc(data: Labelled, model: Calibration) -> float:
+    scores = [(model.confidence(s), y) for s, y in data]
     return auroc([c for c, y in scores if y], [c for c, y in scores if not y])
 
 
-def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
-    """Fit on all questions; report in-sample and two-fold cross-validated AUROC."""
-    searcher = Searcher.open_current(settings.index_dir, settings.model_source)
-    data = [(searcher.search(q.question, 10).signals, q.kind != UNANSWERABLE) for q in questions]
+def _fitted(data: Labelled, features: Sequence[str]) -> tuple[Calibration, float]:
+    """Fitted on all of `data`, with its two-fold cross-validated AUROC."""
     folds = [data[0::2], data[1::2]]
     held_out = [
-        _auroc(folds[1 - i], fit([s for s, _ in folds[i]], [y for _, y in folds[i]]))
+        _auroc(
+            folds[1 - i], fit([s for s, _ in folds[i]], [y for _, y in folds[i]], features=features)
+        )
         for i in range(2)
     ]
-    model = fit([s for s, _ in data], [y for _, y in data])
-    save(model, f"{name}, {len(data)} questions ({sum(y for _, y in data)} answerable)")
-    default_calibration.cache_clear()
-    return (
-        f"confidence model refitted on {len(data)} questions: AUROC {_auroc(data, model):.3f} "
-        f"in sample, {sum(held_out) / 2:.3f} two-fold cross-validated"
-    )
+    return fit([s for s, _ in data], [y for _, y in data], features=features), sum(held_out) / 2
+
+
+def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
+    """Fit each mode on all questions; report in-sample and two-fold cross-validated AUROC."""
+    reranker = load_reranker(settings.reranker)
+    searcher = Searcher.open_current(settings.index_dir, settings.model_source, reranker)
+    modes: list[tuple[Mode, Sequence[str], str | None]] = [(Mode.FAST, FEATURES, None)]
+    if reranker is not None:
+        modes.append((Mode.PRECISE, RERANK_FEATURES, reranker.name))
+    lines = []
+    for mode, features, reranker_name in modes:
+        data = [
+            (searcher.search(q.question, 10, mode=mode).signals, q.kind != UNANSWERABLE)
+            for q in questions
+        ]
+        model, held_out = _fitted(data, features)
+        note = f"{name}, {len(data)} questions ({sum(y for _, y in data)} answerable)"
+        calibration = Calibration(
+            model.weights,
+            model.bias,
+            embedder=searcher.embedder.name,
+            reranker=reranker_name,
+            fitted_on=note,
+        )
+        path = save(calibration, settings.index_dir / CALIBRATIONS)
+        lines.append(
+            f"{mode.value}: refitted on {len(data)} questions, AUROC {_auroc(data, model):.3f} "
+            f"in sample, {held_out:.3f} two-fold cross-validated -> {path}"
+        )
+    return "\n".join(lines)
