@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -26,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from core.errors import IomqaError
+from core.records import Hit, Mode, SearchResult
 from core.settings import Settings, get_settings
 from index.build import BuildConfig, BuildReport, build_index
 from index.generations import (
@@ -37,6 +39,7 @@ from index.generations import (
     set_current,
 )
 from index.manifest import read_manifest
+from index.rerank import load_reranker
 from index.searcher import Searcher
 from ingest.embed import LazyEmbedder, make_embedder
 from iomqa.bench import ingest as ingest_bench
@@ -45,11 +48,12 @@ from iomqa.bench import scale as scale_bench
 from iomqa.bench.report import markdown, splice
 from iomqa.bench.stats import machine
 from iomqa.evaluation.calibrate import refit
-from iomqa.evaluation.harness import evaluate, kind_table, load_questions, markdown_table
+from iomqa.evaluation.harness import Ask, evaluate, kind_table, load_questions, markdown_table
 from iomqa.evaluation.service import baseline_systems, service_system
 from service import logs
 from service.app import create_app
 from service.citations import cite
+from service.views import stages_out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 index_app = typer.Typer(no_args_is_help=True, help="Inspect and check index generations.")
@@ -184,6 +188,10 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question in plain language")],
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=50)] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    mode: Annotated[
+        Mode,
+        typer.Option(help="precise: rerank the best candidates with a cross-encoder; fast: not"),
+    ] = Mode.PRECISE,
 ) -> None:
     """Print the passages that best answer QUESTION, with citations."""
 
@@ -192,38 +200,48 @@ def ask(
         err.print("[red]error:[/red] the question is empty")
         raise typer.Exit(2)
     try:
-        searcher = Searcher.open_current(settings.index_dir, settings.model_source)
+        # A fast question never reads the cross-encoder, so it does not wait for its loading.
+        reranker = load_reranker(settings.reranker) if mode is Mode.PRECISE else None
+        searcher = Searcher.open_current(settings.index_dir, settings.model_source, reranker)
     except IomqaError as exc:
         raise _fail(exc) from exc
-    result = searcher.search(question.strip(), k)
-    hits = result.hits
+    started = time.perf_counter()
+    result = searcher.search(question.strip(), k, mode=mode)
+    stages = stages_out(result.stages, (time.perf_counter() - started) * 1000, cached=False)
     if as_json:
-        rows = [
-            {
-                "rank": h.rank,
-                "score": round(h.score, 4),
-                "passage_id": h.passage.passage_id,
-                "text": h.passage.text,
-                "citation": asdict(cite(h.document, h.passage)),
-            }
-            for h in hits
-        ]
         summary = {
             "question": question,
             "index_version": searcher.version,
             "answerable": result.answerable,
             "confidence": round(result.confidence, 4),
-            "passages": rows,
+            "passages": [_hit_json(h) for h in result.hits],
+            "stages": stages.model_dump(mode="json"),
         }
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return
+    _print_hits(result)
+    reranking = f"{stages.reranker} read {stages.reranked}" if stages.reranked else "no reranking"
+    err.print(f"{stages.mode}: {reranking}; {stages.total_ms:.1f} ms", style="dim")
+
+
+def _hit_json(h: Hit) -> dict[str, object]:
+    return {
+        "rank": h.rank,
+        "score": round(h.score, 4),
+        "passage_id": h.passage.passage_id,
+        "text": h.passage.text,
+        "citation": asdict(cite(h.document, h.passage)),
+    }
+
+
+def _print_hits(result: SearchResult) -> None:
     if not result.answerable:
         out.print(
             f"No confident evidence in the corpus (confidence {result.confidence:.2f}); "
             "the closest passages follow.",
             style="yellow",
         )
-    for h in hits:
+    for h in result.hits:
         citation = cite(h.document, h.passage)
         out.rule(f"#{h.rank}  score {h.score:.3f}  {h.passage.passage_id}")
         out.print(h.passage.text, markup=False, highlight=False)
@@ -242,6 +260,9 @@ def evaluate_command(
     calibrate: Annotated[
         bool, typer.Option(help="Refit the confidence model on these questions first")
     ] = False,
+    mode: Annotated[Mode, typer.Option(help="The ranking mode the service is asked for")] = (
+        Mode.PRECISE
+    ),
 ) -> None:
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
 
@@ -252,12 +273,7 @@ def evaluate_command(
             err.print(refit(settings, qs, questions.name))
         except IomqaError as exc:
             raise _fail(exc) from exc
-    try:
-        systems = [("iomqa (POST /ask)", service_system(settings, url))]
-        if baselines:
-            systems += baseline_systems(settings)
-    except IomqaError as exc:
-        raise _fail(exc) from exc
+    systems = _systems(settings, url, mode, baselines=baselines)
     reports = []
     for name, ask_fn in systems:
         err.print(f"evaluating {name} on {len(qs)} questions…")
@@ -269,6 +285,19 @@ def evaluate_command(
         json_out.write_text(
             json.dumps({r.system: r.ranks for r in reports}, indent=1), encoding="utf-8"
         )
+
+
+def _systems(
+    settings: Settings, url: str | None, mode: Mode, *, baselines: bool
+) -> list[tuple[str, Ask]]:
+    """The service in `mode`, named so the table says which, then the baselines."""
+    try:
+        systems = [(f"iomqa (POST /ask, {mode})", service_system(settings, url, mode))]
+        if baselines:
+            systems += baseline_systems(settings)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
+    return systems
 
 
 @app.command("bench")

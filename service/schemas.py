@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.records import Mode
+
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
@@ -21,6 +23,8 @@ ALLOWED = {
     "top_k": f"an integer from 1 to {MAX_TOP_K} (default {DEFAULT_TOP_K})",
     "k": f"an integer from 1 to {MAX_TOP_K} (default {DEFAULT_TOP_K})",
     "format": "one of bibtex, ris, csl-json, apa, chicago (default bibtex)",
+    "mode": "precise (default: the first stage, then a cross-encoder reranks its best "
+    "candidates) or fast (the first stage only)",
 }
 
 
@@ -74,6 +78,7 @@ class AskRequest(BaseModel):
     )
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["top_k"])
     filters: AskFilters | None = Field(None, description="Restrict the search")
+    mode: Mode = Field(Mode.PRECISE, description=ALLOWED["mode"])
 
     @field_validator("question")
     @classmethod
@@ -109,7 +114,9 @@ class WhyOut(BaseModel):
     dense_score: float | None = Field(
         description="Cosine similarity: passage and best sentence combined"
     )
-    fused: float = Field(description="The fused score that orders the results")
+    fused: float = Field(
+        description="The first stage's fused score; it orders the results in mode fast"
+    )
     bonus: float = Field(
         0.0,
         description="Part of `fused` from the question's hints (a year naming the passage's "
@@ -120,6 +127,14 @@ class WhyOut(BaseModel):
         default_factory=list,
         description="What the bonus is for, e.g. 'document of 2023', "
         "'names Honduras (Central American)', 'repeated in another document'",
+    )
+    rerank_score: float | None = Field(
+        None,
+        description="The cross-encoder's score (a logit: higher is more relevant); null when "
+        "it did not read this passage (mode fast, or below the candidates it reads)",
+    )
+    rerank_rank: int | None = Field(
+        None, description="Rank among the candidates the cross-encoder read; null when not read"
     )
 
 
@@ -140,7 +155,10 @@ class LocationOut(BaseModel):
 
 class PassageOut(BaseModel):
     rank: int
-    score: float = Field(description="Fused relevance score (see `why`)")
+    score: float = Field(
+        description="The score that orders the results (see `why`): `why.fused` in mode fast; "
+        "in mode precise it also weighs the cross-encoder's `why.rerank_score`"
+    )
     passage_id: str
     text: str
     citation: CitationOut
@@ -160,16 +178,41 @@ class FacetOut(BaseModel):
     hits: int = Field(description="Passages of this document among the top 50 candidates")
 
 
+class StagesOut(BaseModel):
+    """What ran for this question, and how long each step took."""
+
+    mode: Mode = Field(description="The ranking mode asked for")
+    reranked: int = Field(
+        ge=0, description="Candidates the cross-encoder read; 0 when it did not run (mode fast)"
+    )
+    reranker: str | None = Field(
+        description="The cross-encoder's model id; null when it did not run"
+    )
+    encode_ms: float = Field(ge=0, description="Milliseconds to embed the question")
+    first_stage_ms: float = Field(
+        ge=0, description="Milliseconds of keyword and dense retrieval, fusion and highlights"
+    )
+    rerank_ms: float = Field(
+        ge=0, description="Milliseconds of the cross-encoder; 0 when it did not run"
+    )
+    total_ms: float = Field(ge=0, description="Milliseconds of the whole answer, as `took_ms`")
+    cached: bool = Field(
+        description="True when the answer came from the cache (header X-Answer-Cache: hit): "
+        "the step times are then those of the search that made it"
+    )
+
+
 class AskResponse(BaseModel):
     question: str
     index_version: str
-    took_ms: float
+    took_ms: float = Field(description="Milliseconds to answer, cache lookup and search included")
     answerable: bool = Field(
         description="False when the corpus holds no confident evidence; passages still shown"
     )
     confidence: float = Field(ge=0, le=1, description="Calibrated probability of an answer")
     passages: list[PassageOut]
     facets: list[FacetOut]
+    stages: StagesOut = Field(description="What ran (mode, reranker) and each step's milliseconds")
 
 
 class PassageDetail(BaseModel):

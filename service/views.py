@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.records import DocumentInfo, Filters, Hit, Passage, SearchResult
+from core.records import DocumentInfo, Filters, Hit, Passage, SearchResult, Stages
 from service.citations import cite
 from service.schemas import (
     AskFilters,
@@ -14,6 +14,7 @@ from service.schemas import (
     LocationOut,
     PassageDetail,
     PassageOut,
+    StagesOut,
     WhyOut,
 )
 
@@ -54,6 +55,8 @@ def passage_out(hit: Hit) -> PassageOut:
             fused=round(w.fused, 4),
             bonus=round(w.bonus, 4),
             hints=list(w.hints),
+            rerank_score=_rounded(w.rerank_score),
+            rerank_rank=w.rerank_rank,
         ),
         also_in=[
             LocationOut(
@@ -64,12 +67,27 @@ def passage_out(hit: Hit) -> PassageOut:
     )
 
 
+def stages_out(stages: Stages, total_ms: float, *, cached: bool) -> StagesOut:
+    return StagesOut(
+        mode=stages.mode,
+        reranked=stages.reranked,
+        reranker=stages.reranker,
+        encode_ms=round(stages.encode_ms, 2),
+        first_stage_ms=round(stages.first_stage_ms, 2),
+        rerank_ms=round(stages.rerank_ms, 2),
+        total_ms=round(total_ms, 2),
+        cached=cached,
+    )
+
+
 def ask_response(
     question: str,
     index_version: str,
     took_ms: float,
     result: SearchResult,
     titles: dict[str, str],
+    *,
+    cached: bool = False,
 ) -> AskResponse:
     """The answer to a question; `titles` names the documents of the facets."""
     return AskResponse(
@@ -82,6 +100,7 @@ def ask_response(
         facets=[
             FacetOut(doc_id=d, title=titles.get(d, d), hits=n) for d, n in result.facets.items()
         ],
+        stages=stages_out(result.stages, took_ms, cached=cached),
     )
 
 

@@ -197,8 +197,9 @@ def test_answers_explain_highlight_and_count_per_document(client: TestClient) ->
             "fused",
             "bonus",
             "hints",
+            "rerank_score",
+            "rerank_rank",
         }
-        assert p["why"]["fused"] == p["score"]
         assert 1 <= len(p["highlights"]) <= 2
         for h in p["highlights"]:
             assert p["text"][h["start"] : h["end"]] == h["text"]
@@ -209,6 +210,11 @@ def test_answers_explain_highlight_and_count_per_document(client: TestClient) ->
             )
         for other in p["also_in"]:
             assert other["passage_id"] != p["passage_id"]
+    # The first stage alone orders by the fused score.
+    fast = client.post(
+        "/ask", json={"question": "IOM Council Member States", "top_k": 5, "mode": "fast"}
+    ).json()
+    assert all(p["why"]["fused"] == p["score"] for p in fast["passages"])
 
 
 def test_filters_narrow_the_search(client: TestClient) -> None:

@@ -148,6 +148,45 @@ def test_a_linked_search_runs_and_its_permalink_opens_the_passage_in_context(
     expect(page.locator("li.result")).to_have_count(5)
 
 
+def why_rows(page: Page) -> list[str]:
+    first = page.locator("li.result").first
+    first.get_by_text("Why this result").click()
+    return first.locator(".why dt").all_inner_texts()
+
+
+def test_the_fast_ranking_round_trips_through_the_url(page: Page, server: str) -> None:
+    search(page, "remittances")
+    expect(page.get_by_label("Ranking")).to_have_value("precise")
+    expect(page.locator("#stages")).to_contain_text("Ranking: precise")
+    api = httpx.post(f"{server}/ask", json={"question": "remittances", "top_k": 10}).json()
+    read = api["passages"][0]["why"]["rerank_rank"] is not None
+    assert ("Cross-encoder (reranker)" in why_rows(page)) == read
+    assert "mode=" not in page.url  # the default stays out of links
+    with page.expect_request("**/ask") as asked:
+        page.get_by_label("Ranking").select_option("fast")
+    assert (asked.value.post_data_json or {})["mode"] == "fast"
+    page.wait_for_url("**mode=fast**")
+    stages = page.locator("#stages")
+    expect(stages).to_contain_text("Ranking: fast (no reranking)")
+    expect(stages).to_contain_text(" ms")
+    expect(page.locator("li.result").first).to_be_visible()
+    assert "Cross-encoder (reranker)" not in why_rows(page)
+    # Back and forward move between the two rankings.
+    page.go_back()
+    expect(page.get_by_label("Ranking")).to_have_value("precise")
+    expect(stages).to_contain_text("Ranking: precise")
+    page.go_forward()
+    expect(stages).to_contain_text("Ranking: fast")
+    # The link reproduces the search: a fresh page asks for the fast ranking again.
+    fresh = page.context.new_page()
+    with fresh.expect_request("**/ask") as asked:
+        fresh.goto(page.url)
+    assert asked.value.post_data_json == {"question": "remittances", "top_k": 10, "mode": "fast"}
+    expect(fresh.get_by_label("Ranking")).to_have_value("fast")
+    expect(fresh.locator("#stages")).to_contain_text("Ranking: fast")
+    fresh.close()
+
+
 def test_an_unknown_passage_is_a_404_page(page: Page) -> None:
     response = page.goto("/p/does-not-exist")
     assert response is not None and response.status == 404
@@ -247,6 +286,9 @@ def test_pages_are_served_without_a_browser_too(real_corpus_fake_index: Settings
         r = client.get("/")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert '<label for="q"' in r.text
+        assert '<option value="precise" selected>' in r.text
+        assert '<option value="fast" selected>' in client.get("/", params={"mode": "fast"}).text
+        assert '<option value="precise" selected>' in client.get("/?mode=<b>").text
         r = client.get("/", params={"q": '"><script>alert(1)</script>'})
         assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in r.text
         assert client.get("/static/search.js").status_code == 200

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from core.records import Mode
 from core.settings import Settings
 from index.searcher import Searcher
 from iomqa.evaluation.baselines import WindowBaseline
@@ -24,8 +25,8 @@ def _answer(body: dict[str, Any], took_ms: float) -> Answer:
     return Answer([p["text"] for p in passages], float(confidence), took_ms)
 
 
-def service_system(settings: Settings, url: str | None = None) -> Ask:
-    """POST /ask, in process (TestClient) or against a running server at `url`."""
+def service_system(settings: Settings, url: str | None = None, mode: Mode = Mode.PRECISE) -> Ask:
+    """POST /ask in `mode`, in process (TestClient) or against a running server at `url`."""
     client: httpx.Client | TestClient
     if url:
         client = httpx.Client(base_url=url, timeout=60)
@@ -36,7 +37,7 @@ def service_system(settings: Settings, url: str | None = None) -> Ask:
 
     def ask(question: str, k: int) -> Answer:
         started = time.perf_counter()
-        response = client.post("/ask", json={"question": question, "top_k": k})
+        response = client.post("/ask", json={"question": question, "top_k": k, "mode": mode})
         response.raise_for_status()
         return _answer(response.json(), (time.perf_counter() - started) * 1000)
 

@@ -7,13 +7,14 @@ import contextvars
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from core.records import Filters, SearchResult
+from core.records import Filters, Mode, SearchResult
 from index.searcher import Searcher
 from service.deps import AnswersDep, SearcherDep, SearchPoolDep, SettingsDep
 from service.errors import TOO_LARGE, UNAVAILABLE
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["search"])
 
 # GET /ask names its parameters for links; errors speak of the names the client sent.
-_QUERY_NAMES = {"question": "q", "top_k": "k"}
+_QUERY_NAMES = {"question": "q", "top_k": "k", "mode": "mode"}
 
 
 @router.post("/ask", response_model=AskResponse, responses=TOO_LARGE)
@@ -63,10 +64,11 @@ async def ask_get(
         examples=["How many Member States did the IOM Council have in 2018?"],
     ),
     k: int = Query(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=ALLOWED["k"]),
+    mode: Annotated[Mode, Query(description=ALLOWED["mode"])] = Mode.PRECISE,
 ) -> Response:
     """The same as POST /ask, for links and quick checks."""
     try:
-        body = AskRequest(question=q, top_k=k)
+        body = AskRequest(question=q, top_k=k, mode=mode)
     except ValidationError as exc:
         errors = [
             {**e, "loc": ("query", _QUERY_NAMES.get(str(e["loc"][0]), "q"))} for e in exc.errors()
@@ -86,21 +88,22 @@ async def answer(
     filters = search_filters(body.filters)
     _check_doc_ids(searcher, filters)
     started = time.perf_counter()
-    key = (searcher.version, body.question, body.top_k, filters)
+    # Each mode ranks differently, so each has its own answer.
+    key = (searcher.version, body.question, body.top_k, filters, body.mode)
     result = answers.get(key)
-    cache = "hit" if result is not None else "miss"
+    cached = result is not None
     if result is None:
         result = await _search(pool, timeout, searcher, body, filters)
         answers.put(key, result)
     took_ms = (time.perf_counter() - started) * 1000
     titles = {d.doc_id: d.metadata.title for d in searcher.documents()}
-    answer = ask_response(body.question, searcher.version, took_ms, result, titles)
+    answer = ask_response(body.question, searcher.version, took_ms, result, titles, cached=cached)
     # Serialised here: the model was just built and validated, so FastAPI's second
     # validation pass through response_model would only cost time.
     return Response(
         answer.model_dump_json(),
         media_type="application/json",
-        headers={"X-Answer-Cache": cache},
+        headers={"X-Answer-Cache": "hit" if cached else "miss"},
     )
 
 
@@ -124,7 +127,12 @@ async def _search(
     # The search runs in the pool with this request's context (its request id for logs);
     # the event loop awaits it, so the request costs one thread hand-off, not two.
     future = pool.submit(
-        contextvars.copy_context().run, searcher.search, body.question, body.top_k, filters
+        contextvars.copy_context().run,
+        searcher.search,
+        body.question,
+        body.top_k,
+        filters,
+        body.mode,
     )
     try:
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
@@ -134,7 +142,7 @@ async def _search(
         raise HTTPException(
             503,
             detail=f"the search did not finish within {timeout:g} s "
-            "(IOMQA_REQUEST_TIMEOUT_S); the service is busy: retry later or ask for "
-            "fewer results",
+            "(IOMQA_REQUEST_TIMEOUT_S); the service is busy: retry later, or ask for "
+            "fewer results or with mode fast",
             headers={"Retry-After": "1"},
         ) from None

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from core.records import Mode
 from service.citations import section_text
 from service.deps import HolderDep
 from service.export import FORMATS, Locator, export
@@ -65,9 +66,13 @@ def _error(request: Request, status: int, title: str, message: str) -> HTMLRespo
 
 
 @router.get("/", response_class=HTMLResponse, name="search_page")
-def search_page(request: Request, q: str = "") -> HTMLResponse:
-    """The search page; `/?q=...` (with optional filters) runs the search on load."""
-    return templates.TemplateResponse(request, "search.html", {"formats": LABELS, "q": q})
+def search_page(request: Request, q: str = "", mode: str = "") -> HTMLResponse:
+    """The search page; `/?q=...` (with optional filters and `mode`) runs the search on load."""
+    # A page link with an unknown mode still opens the page, with the default selected.
+    chosen = Mode(mode) if mode in {m.value for m in Mode} else Mode.PRECISE
+    return templates.TemplateResponse(
+        request, "search.html", {"formats": LABELS, "q": q, "modes": list(Mode), "mode": chosen}
+    )
 
 
 @router.get("/p/{passage_id}", response_class=HTMLResponse, name="passage_page")

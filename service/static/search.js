@@ -8,6 +8,7 @@
   const input = $("q");
   let last = null; // { request, response } of the results on screen
   const docTypes = new Map(); // doc_id -> document type, from GET /documents
+  const MODES = ["precise", "fast"]; // the first is the API's default
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -35,6 +36,7 @@
       yearTo: params.get("year_to") || "",
       type: params.get("type") || "",
       k: params.get("k") || "10",
+      mode: params.get("mode") || MODES[0],
     };
   }
 
@@ -46,6 +48,7 @@
       yearTo: $("year_to").value.trim(),
       type: $("type").value,
       k: $("k").value,
+      mode: $("mode").value,
     };
   }
 
@@ -61,6 +64,7 @@
     }
     $("type").value = state.type;
     $("k").value = ["5", "10", "20", "50"].includes(state.k) ? state.k : "10";
+    $("mode").value = MODES.includes(state.mode) ? state.mode : MODES[0];
     countFilters(state);
   }
 
@@ -79,12 +83,17 @@
     if (state.yearTo) params.set("year_to", state.yearTo);
     if (state.type) params.set("type", state.type);
     if (state.k && state.k !== "10") params.set("k", state.k);
+    if (state.mode && state.mode !== MODES[0]) params.set("mode", state.mode);
     const query = params.toString();
     return window.location.pathname + (query ? `?${query}` : "");
   }
 
   function requestFor(state) {
-    const body = { question: state.q, top_k: Number(state.k) || 10 };
+    const body = {
+      question: state.q,
+      top_k: Number(state.k) || 10,
+      mode: MODES.includes(state.mode) ? state.mode : MODES[0],
+    };
     const filters = {};
     if (state.docs.length) filters.doc_ids = state.docs;
     if (state.yearFrom) filters.year_from = Number(state.yearFrom);
@@ -150,6 +159,10 @@
         el("dt", {}, "Combined score"), el("dd", {}, String(p.why.fused)),
         el("dt", {}, "Adjusted for"),
         el("dd", {}, p.why.hints.length ? `${p.why.hints.join("; ")} (${p.why.bonus > 0 ? "+" : ""}${p.why.bonus})` : "nothing"),
+        // The second stage: present only when the cross-encoder read this passage.
+        p.why.rerank_rank === null ? null : [
+          el("dt", {}, "Cross-encoder (reranker)"),
+          el("dd", {}, rank(p.why.rerank_rank), score(p.why.rerank_score))],
         el("dt", {}, "Matching words"),
         el("dd", {}, p.matched_terms.length ? p.matched_terms.join(", ") : "none")));
   }
@@ -184,6 +197,16 @@
         whyList(p)));
   }
 
+  // What ran and how long each step took, in one quiet line.
+  function stagesText(s) {
+    const ms = (x) => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
+    const steps = [`question ${ms(s.encode_ms)}`, `first stage ${ms(s.first_stage_ms)}`];
+    if (s.reranked) steps.push(`reranking ${s.reranked} candidates ${ms(s.rerank_ms)}`);
+    const what = s.reranked ? `reranked by ${s.reranker}` : "no reranking";
+    return `Ranking: ${s.mode} (${what}) · ${steps.join(", ")}` +
+      (s.cached ? ` · from the cache in ${ms(s.total_ms)}` : ` · ${ms(s.total_ms)} in all`);
+  }
+
   function show(request, response) {
     last = { request, response };
     $("error").hidden = true;
@@ -195,6 +218,7 @@
       "No passages match these filters." :
       `${n} passage${n === 1 ? "" : "s"} for “${response.question}”` +
       ` · confidence ${confidence}%${response.answerable ? "" : " (no confident evidence)"}`;
+    $("stages").textContent = stagesText(response.stages);
     $("results").replaceChildren(...response.passages.map(result));
     document.title = `${response.question} · iomqa`;
   }
@@ -280,6 +304,7 @@
     const body = {
       question: last.response.question,
       filters: last.request.filters || null,
+      mode: last.response.stages.mode,
       index_version: last.response.index_version,
       answerable: last.response.answerable,
       confidence: last.response.confidence,
@@ -316,6 +341,11 @@
     } catch (err) {
       window.iomqa.flash(button, false);
     }
+  });
+
+  // Another ranking for the question on screen: search again at once.
+  $("mode").addEventListener("change", () => {
+    if (input.value.trim()) form.requestSubmit();
   });
 
   $("export-csv").addEventListener("click", exportCsv);
