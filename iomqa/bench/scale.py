@@ -189,7 +189,7 @@ def _measure(
             s._keyword,
             s._store,
             e,
-            s._calibration,
+            s._calibrations,
         )
 
     bare = variant(known, searcher._passages, searcher._sentences)
