@@ -23,7 +23,7 @@ DEPTH = 8  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
 SENTENCES = 3  # of each passage, its best, in reading order
 TEMPERATURE = 2.0
-FIRST_STAGE_WEIGHT = 4.0
+FIRST_STAGE_WEIGHT = 2.0
 
 
 class Reranker(Protocol):

@@ -54,7 +54,7 @@ def test_the_real_model_puts_the_answer_first_among_equal_candidates(
 
 
 def test_both_stages_decide_and_unread_candidates_follow_on_the_same_scale() -> None:
-    hits = [hit(1, "a", 0.6), hit(2, "b", 0.5), hit(3, "c", 0.4), hit(4, "d", 0.1)]
+    hits = [hit(1, "a", 0.6), hit(2, "b", 0.5), hit(3, "c", 0.2), hit(4, "d", 0.1)]
     logits = np.array([-8.0, 8.0, 0.0], dtype=np.float32)  # the fourth was not read
     ordered = reranked(hits, logits)
     assert [h.passage.passage_id for h in ordered] == ["p2", "p1", "p3", "p4"]
