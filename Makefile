@@ -28,7 +28,11 @@ $(STAMP): pyproject.toml $(LOCK)
 
 # After changing dependencies in pyproject.toml or requirements.in: re-resolve every pin.
 # `make lock UPGRADE=1` also moves pinned packages to their newest allowed releases.
-lock: setup
+# Needs only pip-tools, not a complete setup: a package just added to pyproject.toml is
+# not installed yet, which is what the lock is regenerated for.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --allow-unsafe --extra test --strip-extras \
 		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
 		--output-file $(LOCK) pyproject.toml requirements.in

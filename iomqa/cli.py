@@ -1,4 +1,4 @@
-"""Command line: iomqa ingest | serve | ask | index."""
+"""Command line: iomqa ingest | serve | ask | eval | bench | index."""
 
 from __future__ import annotations
 
