@@ -3,7 +3,7 @@
 from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from ingest.embed import HashingEmbedder
-from iomqa.bench import scale
+from iomqa.bench import query, scale
 from iomqa.bench.report import BEGIN, END, markdown, splice
 from iomqa.bench.stats import percentile
 
@@ -46,3 +46,133 @@ def test_scale_run_builds_and_searches_a_synthetic_generation(
     assert row["p50_ms"] > 0 and row["no_encode_p50_ms"] > 0
     section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "scale": [row]})
     assert "### Scale" in section and "| 400 passages |" in section
+
+
+def _stages(encode: float, first: float, rerank: float, total: float) -> dict[str, object]:
+    return {
+        "mode": "precise",
+        "reranked": 8 if rerank else 0,
+        "reranker": "cross-encoder/ms-marco-MiniLM-L-12-v2" if rerank else None,
+        "encode_ms": encode,
+        "first_stage_ms": first,
+        "rerank_ms": rerank,
+        "total_ms": total,
+        "cached": False,
+    }
+
+
+def test_stage_aggregation_reads_each_answer_s_stages() -> None:
+    samples: list[query.Sample] = [
+        (12.0, _stages(1.0, 3.0, 5.0, 10.0)),
+        (30.0, _stages(2.0, 4.0, 20.0, 27.0)),
+        (50.0, None),  # a failed request: counted in HTTP latency and errors only
+    ]
+    level = query.summarise("precise", 1, samples, wall_s=2.0)
+    assert (level["requests"], level["errors"], level["throughput_qps"]) == (3, 1, 1.5)
+    assert (level["p50_ms"], level["p99_ms"]) == (30.0, 50.0)
+    assert (level["encode_p50_ms"], level["encode_p99_ms"]) == (1.0, 2.0)
+    assert (level["first_stage_p50_ms"], level["rerank_p99_ms"]) == (3.0, 20.0)
+    assert (level["total_p50_ms"], level["total_p99_ms"]) == (10.0, 27.0)
+    assert level["http_overhead_p50_ms"] == 2.0  # per request: 2 and 3
+    assert level["rerankers"] == ["cross-encoder/ms-marco-MiniLM-L-12-v2"]
+    assert (level["reranked_max"], level["cached"]) == (8, 0)
+    fast = query.summarise("fast", 8, [(5.0, _stages(1.0, 2.0, 0.0, 3.0))], wall_s=1.0)
+    assert fast["rerankers"] == [] and fast["rerank_p50_ms"] == 0.0
+
+
+def _level(mode: str, concurrency: int, p50: float, p99: float) -> dict[str, object]:
+    rerank = 3.0 if mode == "precise" else 0.0
+    samples: list[query.Sample] = [(p50, _stages(1.0, 2.0, rerank, p50 - 1))] * 98
+    samples += [(p99, _stages(1.0, 2.0, rerank, p99 - 1))] * 2
+    level = query.summarise(mode, concurrency, samples, wall_s=10.0)
+    return level | {"p50_over_encode": 1.0, "p50_over_reference_encode": 1.0, "p99_over_p50": 1.0}
+
+
+def _query_results(precise_p50: float, precise_p99: float) -> dict[str, object]:
+    levels = [
+        _level("precise", 1, precise_p50, precise_p99),
+        _level("precise", 8, 400.0, 900.0),
+        _level("fast", 1, 10.0, 20.0),
+        _level("fast", 8, 40.0, 80.0),
+    ]
+    q = {
+        "questions": 50,
+        "rounds": 2,
+        "top_k": 5,
+        "model": "m@onnx",
+        "encode_p50_ms": 3.0,
+        "encode_p95_ms": 4.0,
+        "reference_model": "m",
+        "reference_encode_p50_ms": 8.0,
+        "levels": levels,
+        "budget": query.budget(levels),
+    }
+    return {"date": "d", "machine": "m", "model": "m@onnx", "passages": 1, "query": q}
+
+
+def test_report_has_a_row_per_mode_and_concurrency_with_each_stage() -> None:
+    section = markdown(_query_results(120.0, 300.0))
+    assert "Embedder `m@onnx`" in section
+    http_rows = [line for line in section.splitlines() if line.startswith("| precise | `")]
+    assert len(http_rows) == 2 and "ms-marco-MiniLM-L-12-v2" in http_rows[0]
+    assert "| fast | none | 1 | 100 | 0 |" in section
+    # mode, concurrency, then encode, first stage, cross-encoder, total (p50 / p99), overhead
+    assert "| precise | 1 | 1.0 / 1.0 | 2.0 / 2.0 | 3.0 / 3.0 | 119.0 / 299.0 | 1.0 |" in section
+    assert "| fast | 8 | 1.0 / 1.0 | 2.0 / 2.0 | 0.0 / 0.0 | 39.0 / 79.0 | 1.0 |" in section
+
+
+def test_budget_line_says_whether_precise_mode_met_it() -> None:
+    met = markdown(_query_results(250.0, 600.0))
+    assert "p50 ≤ 250 ms and p99 ≤ 600 ms; measured p50 250.0 ms, p99 600.0 ms: **met**" in met
+    slow_p50 = markdown(_query_results(251.0, 300.0))
+    assert "measured p50 251.0 ms, p99 300.0 ms: **not met**" in slow_p50
+    slow_p99 = markdown(_query_results(100.0, 601.0))
+    assert ": **not met**" in slow_p99
+    # The budget concerns precise mode at concurrency 1 only: the slow c=8 level is ignored.
+    assert "**met**" in markdown(_query_results(100.0, 200.0))
+
+
+def test_report_names_each_embedder_s_ingest_speed() -> None:
+    ingest = {
+        "documents": 5,
+        "passages": 700,
+        "texts_embedded": 3000,
+        "cold_s": 20.0,
+        "parse_s": 0.1,
+        "embed_s": 19.0,
+        "write_verify_publish_s": 0.9,
+        "bare_encode_s": 18.0,
+        "cold_over_bare_encode": 1.1,
+        "batch_size": 8,
+        "texts_per_s_by_batch_size": {"8": 160.0},
+        "passages_per_s": 35.0,
+        "noop_s": 0.01,
+        "noop_embedded": 0,
+        "added_report": "a.pdf",
+        "added_s": 0.5,
+        "added_passages": 20,
+        "added_embedded": 20,
+        "embedders": [
+            {
+                "model": "a@onnx",
+                "batch_size": 8,
+                "texts": 3000,
+                "passages": 700,
+                "encode_s": 18.0,
+                "texts_per_s": 166.7,
+                "s_per_1000_passages": 25.7,
+            },
+            {
+                "model": "b@onnx-int8",
+                "batch_size": 8,
+                "texts": 3000,
+                "passages": 700,
+                "encode_s": 30.0,
+                "texts_per_s": 100.0,
+                "s_per_1000_passages": 42.9,
+            },
+        ],
+    }
+    section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "ingest": ingest})
+    assert "| `a@onnx` | 8 | 3000 | 167 | 25.7 |" in section
+    assert "| `b@onnx-int8` | 8 | 3000 | 100 | 42.9 |" in section

@@ -19,67 +19,152 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     q = results.get("query")
     if q:
-        lines += [
-            "### Queries through HTTP",
-            "",
-            f"{q['questions']} development questions, each asked twice, `POST /ask` (top 5) "
-            "against `iomqa serve` on loopback. Bare encode of one question in the same run: "
-            f"served model `{q['model']}` p50 {q['encode_p50_ms']:.1f} ms "
-            f"(p95 {q['encode_p95_ms']:.1f} ms); the same model through "
-            f"sentence-transformers/torch (`{q['reference_model']}`) "
-            f"p50 {q['reference_encode_p50_ms']:.1f} ms.",
-            "",
-            "| concurrency | requests | errors | queries/s | p50 ms | p95 ms | p99 ms "
-            "| p50 / served encode | p50 / torch encode | p99 / p50 |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for level in q["levels"]:
-            lines.append(
-                f"| {level['concurrency']} | {level['requests']} | {level['errors']} "
-                f"| {level['throughput_qps']:.1f} | {level['p50_ms']:.1f} | {level['p95_ms']:.1f} "
-                f"| {level['p99_ms']:.1f} | {level['p50_over_encode']:.2f} "
-                f"| {level['p50_over_reference_encode']:.2f} | {level['p99_over_p50']:.2f} |"
-            )
-        r = q.get("repeated")
-        if r:
-            lines.append(
-                f"| 1, repeated questions (answer cache) | {r['requests']} | {r['errors']} "
-                f"| {r['throughput_qps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-                f"| {r['p99_ms']:.1f} | | | |"
-            )
-        lines.append("")
+        lines += query_section(q)
     i = results.get("ingest")
     if i:
-        lines += [
-            "### Ingest",
-            "",
-            "| measure | value |",
-            "|---|---|",
-            f"| cold build of the corpus ({i['documents']} documents, {i['passages']} passages, "
-            f"{i['texts_embedded']} passage and sentence texts) | {i['cold_s']:.1f} s |",
-            f"| of which parsing and chunking | {i['parse_s']:.1f} s |",
-            f"| of which embedding | {i['embed_s']:.1f} s |",
-            f"| of which writing, verifying, publishing | {i['write_verify_publish_s']:.1f} s |",
-            f"| bare encode of the same texts | {i['bare_encode_s']:.1f} s |",
-            f"| cold build / bare encode | {i['cold_over_bare_encode']:.2f} |",
-            f"| embedding batch size (`IOMQA_EMBED_BATCH_SIZE`) | {i.get('batch_size', '')} |",
-            "| bare encode texts/s by batch size (first 800 texts) | "
-            + ", ".join(
-                f"{size}: {rate:.0f}"
-                for size, rate in i.get("texts_per_s_by_batch_size", {}).items()
-            )
-            + " |",
-            f"| passages/s (cold) | {i['passages_per_s']:.1f} |",
-            f"| no-op re-ingest | {i['noop_s']:.2f} s ({i['noop_embedded']} embedded) |",
-            f"| one added report ({i['added_report']}, {i['added_passages']} passages) "
-            f"| {i['added_s']:.1f} s ({i['added_embedded']} embedded) |",
-            "",
-        ]
+        lines += ingest_section(i)
     s = results.get("scale")
     if s:
         lines += scale_section(s)
     lines.append(END)
     return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def query_section(q: dict[str, Any]) -> list[str]:
+    rounds = {1: "once", 2: "twice"}.get(q.get("rounds", 2), f"{q.get('rounds')} times")
+    lines = [
+        "### Queries through HTTP",
+        "",
+        f"Embedder `{q['model']}`. {q['questions']} development questions, each asked "
+        f"{rounds} per mode and concurrency, `POST /ask` (top {q.get('top_k', 5)}, answer "
+        "cache off) against `iomqa serve` on loopback. Mode `precise` (the default) runs the "
+        "first stage, then the cross-encoder reads its best candidates; `fast` runs the first "
+        "stage only. Bare encode of one question in the same run: served model "
+        f"`{q['model']}` p50 {q['encode_p50_ms']:.1f} ms (p95 {q['encode_p95_ms']:.1f} ms); "
+        f"the same model through sentence-transformers/torch (`{q['reference_model']}`) "
+        f"p50 {q['reference_encode_p50_ms']:.1f} ms.",
+        "",
+    ]
+    b = q.get("budget")
+    if b:
+        lines += [budget_line(b), ""]
+    lines += http_table(q)
+    lines += stage_table(q["levels"])
+    return lines
+
+
+def budget_line(b: dict[str, Any]) -> str:
+    verdict = "**met**" if b["met"] else "**not met**"
+    return (
+        f"Budget, mode `{b['mode']}` at concurrency {b['concurrency']}: "
+        f"p50 ≤ {b['p50_limit_ms']:.0f} ms and p99 ≤ {b['p99_limit_ms']:.0f} ms; "
+        f"measured p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms: {verdict}."
+    )
+
+
+def _reranker(level: dict[str, Any]) -> str:
+    names = level.get("rerankers") or []
+    if not names:
+        return "none"
+    return ", ".join(f"`{n}` ({level.get('reranked_max', 0)} candidates)" for n in names)
+
+
+def http_table(q: dict[str, Any]) -> list[str]:
+    lines = [
+        "| mode | cross-encoder | concurrency | requests | errors | queries/s | p50 ms "
+        "| p95 ms | p99 ms | p50 / served encode | p50 / torch encode | p99 / p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in q["levels"]:
+        lines.append(
+            f"| {level['mode']} | {_reranker(level)} | {level['concurrency']} "
+            f"| {level['requests']} | {level['errors']} | {level['throughput_qps']:.1f} "
+            f"| {_ms(level['p50_ms'])} | {_ms(level['p95_ms'])} | {_ms(level['p99_ms'])} "
+            f"| {level['p50_over_encode']:.2f} | {level['p50_over_reference_encode']:.2f} "
+            f"| {level['p99_over_p50']:.2f} |"
+        )
+    r = q.get("repeated")
+    if r:
+        lines.append(
+            f"| {r.get('mode', 'precise')}, repeated questions (answer cache) | | 1 "
+            f"| {r['requests']} | {r['errors']} | {r['throughput_qps']:.1f} "
+            f"| {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | | | |"
+        )
+    return [*lines, ""]
+
+
+def stage_table(levels: list[dict[str, Any]]) -> list[str]:
+    """Each step's time as the answers' `stages` report it, and what HTTP adds (the
+    client's latency minus the server's `total_ms`, per request)."""
+    lines = [
+        "Per step, from each answer's `stages` (server side), p50 / p99 ms:",
+        "",
+        "| mode | concurrency | encode | first stage | cross-encoder | server total "
+        "| HTTP overhead p50 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level in levels:
+        cells = [
+            f"{_ms(level[f'{stem}_p50_ms'])} / {_ms(level[f'{stem}_p99_ms'])}"
+            for stem in ("encode", "first_stage", "rerank", "total")
+        ]
+        lines.append(
+            f"| {level['mode']} | {level['concurrency']} | "
+            + " | ".join(cells)
+            + f" | {_ms(level['http_overhead_p50_ms'])} |"
+        )
+    return [*lines, ""]
+
+
+def ingest_section(i: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Ingest",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| cold build of the corpus ({i['documents']} documents, {i['passages']} passages, "
+        f"{i['texts_embedded']} passage and sentence texts) | {i['cold_s']:.1f} s |",
+        f"| of which parsing and chunking | {i['parse_s']:.1f} s |",
+        f"| of which embedding | {i['embed_s']:.1f} s |",
+        f"| of which writing, verifying, publishing | {i['write_verify_publish_s']:.1f} s |",
+        f"| bare encode of the same texts | {i['bare_encode_s']:.1f} s |",
+        f"| cold build / bare encode | {i['cold_over_bare_encode']:.2f} |",
+        f"| embedding batch size (`IOMQA_EMBED_BATCH_SIZE`) | {i.get('batch_size', '')} |",
+        "| bare encode texts/s by batch size (first 800 texts) | "
+        + ", ".join(
+            f"{size}: {rate:.0f}" for size, rate in i.get("texts_per_s_by_batch_size", {}).items()
+        )
+        + " |",
+        f"| passages/s (cold) | {i['passages_per_s']:.1f} |",
+        f"| no-op re-ingest | {i['noop_s']:.2f} s ({i['noop_embedded']} embedded) |",
+        f"| one added report ({i['added_report']}, {i['added_passages']} passages) "
+        f"| {i['added_s']:.1f} s ({i['added_embedded']} embedded) |",
+        "",
+    ]
+    return lines + embedder_table(i.get("embedders", []))
+
+
+def embedder_table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "Embedding speed per embedder: bare encode of the same passage and sentence texts "
+        "(each passage as the retrievers see it, then its sentences), one after the other "
+        "in the same run.",
+        "",
+        "| embedder | batch size | texts | texts/s | s per 1,000 passages |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['model']}` | {r['batch_size']} | {r['texts']} | {r['texts_per_s']:.0f} "
+            f"| {r['s_per_1000_passages']:.1f} |"
+        )
+    return [*lines, ""]
 
 
 def splice(document: str, section: str, begin: str = BEGIN, end: str = END) -> str:
