@@ -404,8 +404,9 @@ def index_rollback(
                 err.print(f"[red]error:[/red] no generation {version!r}; have: {versions}")
                 raise typer.Exit(2)
             generation = settings.index_dir / GENERATIONS / version
-            manifest = read_manifest(generation)
-            Searcher.open(generation, make_embedder(manifest.model, settings.model_source)).close()
+            # Checked with the configured model, as the service will load it: a generation
+            # built with another model would be refused there, so it is refused here.
+            Searcher.open(generation, make_embedder(settings.model, settings.model_source)).close()
             set_current(settings.index_dir, version)
     except IomqaError as exc:
         raise _fail(exc) from exc

@@ -265,3 +265,18 @@ def test_a_change_to_what_the_retrievers_read_re_embeds_everything(
     report = build(small_index)
     assert report.published and sorted(report.added) == ["alpha.md", "beta.txt"]
     assert build(small_index).up_to_date
+
+
+def test_rollback_refuses_a_generation_built_with_another_model(small_index: Settings) -> None:
+    first = current_version(small_index.index_dir)  # hashing-64, the configured model
+    assert build(small_index, HashingEmbedder(32)).published
+    other_model = current_version(small_index.index_dir)
+    assert build(small_index).published
+    third = current_version(small_index.index_dir)
+    refused = iomqa("index", "rollback", str(other_model), settings=small_index)
+    # Checked with its own model it would pass, and then be refused by every service
+    # configured with IOMQA_MODEL=hashing-64.
+    assert refused.returncode == 2
+    assert "hashing-32" in refused.stderr and "hashing-64" in refused.stderr
+    assert current_version(small_index.index_dir) == third
+    assert iomqa("index", "rollback", str(first), settings=small_index).returncode == 0
