@@ -78,6 +78,19 @@ class Settings(BaseSettings):
         1024, ge=0, le=1_000_000, description="Recent answers kept for repeated questions; 0: off"
     )
     log_level: str = Field("INFO", description="Level of the JSON logs `iomqa serve` writes")
+    mcp: bool = Field(
+        False, description="Serve the MCP (Model Context Protocol) endpoint at /mcp in the service"
+    )
+    mcp_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /mcp; without it /mcp takes IOMQA_ADMIN_TOKEN, and is "
+        "open (read-only, as /ask) when neither is set",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base of the passage permalinks `iomqa mcp` (stdio) gives; over HTTP "
+        "the request's own base URL is used",
+    )
 
     @field_validator("model")
     @classmethod
@@ -91,6 +104,13 @@ class Settings(BaseSettings):
         if value not in RERANKERS:
             raise ValueError(f"reranker {value!r}: use one of {', '.join(RERANKERS)}")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"public_url {value!r}: must start with http:// or https://")
+        return value.rstrip("/")
 
     @property
     def model_source(self) -> ModelSource:

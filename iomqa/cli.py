@@ -1,4 +1,4 @@
-"""Command line: iomqa ingest | serve | ask | eval | bench | index."""
+"""Command line: iomqa ingest | serve | mcp | ask | eval | bench | index."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ from iomqa.evaluation.service import baseline_systems, service_system
 from service import logs
 from service.app import create_app
 from service.citations import cite
+from service.mcp.stdio import serve_stdio
 from service.views import stages_out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -181,6 +182,14 @@ def serve(
         log_config=None,  # uvicorn's loggers go to the JSON handler
         access_log=False,  # the service logs one line per request itself, with its id
     )
+
+
+@app.command("mcp")
+def mcp_command() -> None:
+    """Serve the MCP tools (search_passages, get_passage, cite, list_documents) over stdio,
+    for AI assistants such as Claude Desktop; permalinks use IOMQA_PUBLIC_URL."""
+    # stdout carries the protocol: everything else goes to stderr.
+    serve_stdio(_settings())
 
 
 @app.command()

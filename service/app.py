@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from core.settings import Settings, get_settings
 from service.errors import INVALID, install_error_handlers
 from service.lifespan import lifespan
+from service.mcp.http import mount_mcp
 from service.metrics import Metrics
 from service.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from service.routes import admin, ask, citations, documents, health, web
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", web.static_files, name="static")
+    app.state.mcp = mount_mcp(app, settings)
     return app
 
 

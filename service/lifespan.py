@@ -13,6 +13,7 @@ from core.settings import Settings
 from index.rerank import load_reranker
 from service.cache import LruCache
 from service.jobs import JobManager
+from service.mcp.http import mcp_sessions
 from service.reload import SearcherHolder, Watcher
 
 SEARCH_THREADS = 4  # searches at once; more wait their turn (within the request deadline)
@@ -38,7 +39,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.jobs = jobs
     app.state.search_pool = search_pool
     app.state.answers = LruCache[SearchResult](settings.answer_cache)
-    yield
+    async with mcp_sessions(app):
+        yield
     watcher.stop()
     jobs.shutdown()
     # An abandoned (timed-out) search is left to finish on its own.
