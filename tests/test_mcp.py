@@ -111,6 +111,7 @@ async def assert_listings(session: ClientSession) -> None:
     assert set(tools) == TOOLS
     search = tools["search_passages"]
     assert search.description and "answerable" in search.description
+    assert all("\n " not in (t.description or "") for t in tools.values())  # read as text
     assert search.output_schema is not None and "passages" in search.output_schema["properties"]
     assert search.input_schema["properties"]["top_k"]["maximum"] == 50
     templates = {

@@ -7,6 +7,7 @@ transport hands in where the searcher comes from and the base of the permalinks.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -337,7 +338,8 @@ def create_server(searcher: SearcherSource, public_url: str) -> MCPServer[Any]:
     server = IomqaMCP(searcher)
     read_only = mcp_types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
     for tool in (tools.search_passages, tools.get_passage, tools.cite, tools.list_documents):
-        server.add_tool(tool, annotations=read_only)
+        # Cleaned of the source's indentation: the model reads the description as text.
+        server.add_tool(tool, description=inspect.getdoc(tool), annotations=read_only)
     server.resource(TEXT_URI, mime_type="text/plain", name="document_text")(tools.document_text)
     server.resource(METADATA_URI, mime_type="application/json", name="document")(
         tools.document_metadata
