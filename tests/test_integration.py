@@ -3,14 +3,17 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
+from mcp.client.client import Client
 
 from core.models import DEFAULT_MODEL
 from core.settings import Settings
 from index.build import BuildConfig, build_index
 from ingest.embed import make_embedder
 from service.app import create_app
+from service.mcp.server import create_server
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.integration
@@ -83,3 +86,22 @@ def test_off_corpus_questions_are_flagged_but_still_answered(client: TestClient)
     )
     assert on.json()["answerable"] is True
     assert on.json()["confidence"] > off.json()["confidence"]
+
+
+def test_an_assistant_gets_the_first_passage_ask_gives(client: TestClient) -> None:
+    """The MCP tool and POST /ask rank with the same searcher, model and reranker."""
+    question = "How many Member States did the IOM Council have in 2018?"
+    holder = client.app.state.holder  # type: ignore[attr-defined]
+    server = create_server(lambda: holder.current, "http://testserver")
+
+    async def first_passage() -> dict:  # type: ignore[type-arg]
+        async with Client(server) as mcp:
+            result = await mcp.call_tool("search_passages", {"question": question})
+            assert not result.is_error and result.structured_content is not None
+            return result.structured_content["passages"][0]  # type: ignore[no-any-return]
+
+    via_mcp = anyio.run(first_passage)
+    via_ask = ask(client, question, k=5)[0]
+    assert via_mcp["passage_id"] == via_ask["passage_id"]
+    assert "169 Member States" in via_mcp["text"]
+    assert via_mcp["citation"]["formatted"] == via_ask["citation"]["formatted"]
