@@ -10,11 +10,10 @@ from fastapi import FastAPI
 
 from core.records import SearchResult
 from core.settings import Settings
-from index.rerank import load_reranker
 from service.cache import LruCache
 from service.jobs import JobManager
 from service.mcp.http import mcp_sessions
-from service.reload import SearcherHolder, Watcher
+from service.reload import watched_holder
 
 SEARCH_THREADS = 4  # searches at once; more wait their turn (within the request deadline)
 
@@ -24,15 +23,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Loads the index and starts watching for new generations; `app.state.settings` is
     set by `create_app`, the rest here, for `service.deps` to hand to the routes."""
     settings: Settings = app.state.settings
-    holder = SearcherHolder(
-        settings.index_dir,
-        settings.model_source,
-        load_reranker(settings.reranker),
-        model=settings.model,
-    )
-    holder.reload()
-    watcher = Watcher(holder, settings.reload_interval)
-    watcher.start()
+    holder, watcher = watched_holder(settings)
     jobs = JobManager(settings, holder)
     search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
     app.state.holder = holder

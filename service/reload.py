@@ -13,9 +13,10 @@ from pathlib import Path
 
 from core.errors import IndexCorrupt, IndexNotFound, IomqaError
 from core.models import ModelSource
+from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest
-from index.rerank import Reranker
+from index.rerank import Reranker, load_reranker
 from index.searcher import Searcher
 from ingest.embed import BatchingEmbedder, make_embedder
 from ingest.vectors import Embedder
@@ -127,3 +128,18 @@ class Watcher:
                 self._holder.reload()
             except Exception:  # the watcher must outlive any one bad check
                 log.exception("index check failed")
+
+
+def watched_holder(settings: Settings) -> tuple[SearcherHolder, Watcher]:
+    """The configured searcher, loaded now, and the watcher (started) that swaps in each
+    new generation; the HTTP service and the MCP stdio server both serve from these."""
+    holder = SearcherHolder(
+        settings.index_dir,
+        settings.model_source,
+        load_reranker(settings.reranker),
+        model=settings.model,
+    )
+    holder.reload()
+    watcher = Watcher(holder, settings.reload_interval)
+    watcher.start()
+    return holder, watcher

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from core.settings import Settings
-from index.rerank import load_reranker
 from index.searcher import Searcher
 from service.mcp.server import create_server, served
-from service.reload import SearcherHolder, Watcher
+from service.reload import watched_holder
 
 
 def serve_stdio(settings: Settings) -> None:
     """Serve until the host closes stdin. The served index follows new generations as the
     HTTP service does; permalinks are based on IOMQA_PUBLIC_URL (the web page's address)."""
-    holder = SearcherHolder(
-        settings.index_dir,
-        settings.model_source,
-        load_reranker(settings.reranker),
-        model=settings.model,
-    )
     # Without an index the server still starts: each tool then says how to build one,
     # which a host shows, where a process that exits is only "failed to start".
-    holder.reload()
-    watcher = Watcher(holder, settings.reload_interval)
-    watcher.start()
+    holder, watcher = watched_holder(settings)
 
     def searcher() -> Searcher:
         return served(holder)
