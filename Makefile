@@ -5,11 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Every version pinned, torch's CPU build included: what CI tested is what a new machine gets.
 LOCK   := requirements.lock
+# The same pins plus the optional Ray extra, which only the cluster tests and `--ray` use.
+RAY_LOCK  := requirements-ray.lock
+RAY_STAMP := $(VENV)/.installed-ray
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup lock chromium serve test lint index clean
+.PHONY: setup ray lock chromium serve test lint index clean
 
 setup: $(STAMP)
 
@@ -26,6 +29,13 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
+ray: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) $(RAY_LOCK)
+	$(BIN)/python -m pip install --quiet -r $(RAY_LOCK)
+	$(BIN)/python -m pip check
+	touch $(RAY_STAMP)
+
 # After changing dependencies in pyproject.toml or requirements.in: re-resolve every pin.
 # `make lock UPGRADE=1` also moves pinned packages to their newest allowed releases.
 # Needs only pip-tools, not a complete setup: a package just added to pyproject.toml is
@@ -36,6 +46,9 @@ lock:
 	$(BIN)/pip-compile --quiet --allow-unsafe --extra test --strip-extras \
 		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
 		--output-file $(LOCK) pyproject.toml requirements.in
+	$(BIN)/pip-compile --quiet --allow-unsafe --extra test --extra ray --strip-extras \
+		--no-emit-index-url --no-emit-find-links --constraint $(LOCK) \
+		--output-file $(RAY_LOCK) pyproject.toml requirements.in
 
 index: setup
 	$(BIN)/iomqa ingest --if-missing
@@ -43,10 +56,10 @@ index: setup
 serve: index
 	$(BIN)/iomqa serve
 
-test: setup chromium
+test: setup ray chromium
 	$(BIN)/python -m pytest
 
-lint: setup
+lint: setup ray
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -92,6 +92,23 @@ class Settings(BaseSettings):
         "the request's own base URL is used",
     )
 
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes `iomqa serve` runs on this machine, sharing the memory-mapped "
+        "index files; about one per core",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="HOST:PORT of a Ray cluster's head (install the extra: pip install -e "
+        "'.[ray]'); `iomqa ingest` then parses and embeds on it, `iomqa serve --ray` "
+        "serves through Ray Serve",
+    )
+    replicas: int = Field(
+        2, ge=1, le=256, description="Replicas of the service `iomqa serve --ray` keeps"
+    )
+
     @field_validator("model")
     @classmethod
     def _known_backend(cls, value: str) -> str:
