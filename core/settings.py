@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,6 +100,13 @@ class Settings(BaseSettings):
         description="Processes `iomqa serve` runs on this machine, sharing the memory-mapped "
         "index files; about one per core",
     )
+    model_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads each model runs on; 0: all cores (`iomqa serve --workers N` "
+        "gives each worker cores / N unless this is set)",
+    )
     ray_address: str | None = Field(
         None,
         description="HOST:PORT of a Ray cluster's head (install the extra: pip install -e "
@@ -141,3 +149,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def model_threads() -> int:
+    """Threads a model session runs on when its caller does not say."""
+    return get_settings().model_threads or os.cpu_count() or 1

@@ -219,7 +219,10 @@ def describe(index: faiss.Index) -> DenseSpec:
 def load(path: Path, spec: DenseSpec | None = None) -> faiss.Index:
     """Read an index, refusing one whose layout is not what the manifest recorded."""
     spec = spec or DenseSpec()
-    index = faiss.read_index(str(path))  # already of its concrete class
+    # Memory-mapped and read-only: processes serving the same generation (uvicorn
+    # workers, replicas on one node) share its vectors in the page cache.
+    mapped = faiss.IO_FLAG_MMAP_IFC if spec.kind == FLAT else faiss.IO_FLAG_MMAP
+    index = faiss.read_index(str(path), mapped | faiss.IO_FLAG_READ_ONLY)  # concrete class
     found = describe(index)
     expected = DenseSpec(spec.kind, spec.nlist, 0, spec.codes)
     if found != expected:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import ModelError
+from ingest.packaged import onnx_session
 from ingest.vectors import Vectors, normalise
 
 # fp32 reproduces torch to rounding; int8 trades a little agreement for speed.
@@ -144,7 +145,6 @@ class OnnxEmbedder:
     ) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown onnx backend {backend!r}; use one of {', '.join(BACKENDS)}")
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self._name = name
@@ -164,14 +164,7 @@ class OnnxEmbedder:
                     f"could not export the model to ONNX in {cache_dir} ({exc}); point "
                     "IOMQA_MODEL_CACHE_DIR at a writable folder, or use the torch backend"
                 ) from exc
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        # Spinning workers keep a core busy between requests; on a small machine that core
-        # is the one the next request's HTTP and search work needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(file, threads)
         if fresh:
             self._check_against_torch(model_path, backend, file)
 

@@ -7,7 +7,6 @@ package, so none of the carrying package's code runs.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy.typing as npt
 
 from core.errors import ModelError
 from core.models import PackagedModel
+from core.settings import model_threads
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -63,7 +63,7 @@ def onnx_session(path: Path, threads: int = 0) -> onnxruntime.InferenceSession:
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or model_threads()
     options.inter_op_num_threads = 1
     # Spinning workers keep a core busy between requests; on a small machine that core
     # is the one the next request's HTTP and search work needs.

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-import uvicorn
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -42,6 +41,7 @@ from index.manifest import read_manifest
 from index.rerank import load_reranker
 from index.searcher import Searcher
 from ingest.embed import LazyEmbedder, make_embedder
+from iomqa import serving
 from iomqa.bench import ingest as ingest_bench
 from iomqa.bench import query as query_bench
 from iomqa.bench import scale as scale_bench
@@ -50,8 +50,6 @@ from iomqa.bench.stats import machine
 from iomqa.evaluation.calibrate import refit
 from iomqa.evaluation.harness import Ask, evaluate, kind_table, load_questions, markdown_table
 from iomqa.evaluation.service import baseline_systems, service_system
-from service import logs
-from service.app import create_app
 from service.citations import cite
 from service.mcp.stdio import serve_stdio
 from service.views import stages_out
@@ -163,25 +161,23 @@ def _print_build_report(report: BuildReport) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: IOMQA_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Default: IOMQA_PORT or 8000")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes on this machine; default: IOMQA_WORKERS or 1"),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and /docs) over the published index."""
 
     settings = _settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     if current_version(settings.index_dir) is None:
         err.print(
             f"[red]error:[/red] no index in {settings.index_dir}. "
             "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
         )
         raise typer.Exit(2)
-    logs.configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        limit_concurrency=settings.limit_concurrency,
-        log_config=None,  # uvicorn's loggers go to the JSON handler
-        access_log=False,  # the service logs one line per request itself, with its id
-    )
+    serving.run(settings, host or settings.host, port or settings.port)
 
 
 @app.command("mcp")

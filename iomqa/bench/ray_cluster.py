@@ -10,6 +10,7 @@ also stop clusters it does not own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -124,9 +125,7 @@ def _ray() -> list[str]:
     return [str(Path(sys.executable).with_name("ray"))]
 
 
-def _start(
-    command: list[str], ip: str, cpus: int, log: Path, timeout_s: float
-) -> Node:
+def _start(command: list[str], ip: str, cpus: int, log: Path, timeout_s: float) -> Node:
     full = [*command, f"--node-ip-address={ip}", f"--num-cpus={cpus}", "--disable-usage-stats"]
     with log.open("wb") as out:
         # A session of its own: signals meant for the caller (Ctrl-C in a test run) do
@@ -163,10 +162,8 @@ def _stop(process: subprocess.Popen[bytes], timeout_s: float) -> None:
         pass
     # A node that did not stop cleanly: its processes as they were, by PID.
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait()
 
 
