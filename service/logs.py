@@ -62,3 +62,6 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # The service logs one line per request itself, with its id (service.middleware);
+    # uvicorn's own access lines would repeat each one.
+    logging.getLogger("uvicorn.access").propagate = False

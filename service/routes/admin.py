@@ -15,7 +15,6 @@ from core.settings import Settings
 from ingest.corpus import SUPPORTED_SUFFIXES, safe_file_name, set_manifest_entry
 from service.deps import HolderDep, JobsDep, SettingsDep, require_admin
 from service.errors import Responses, error_doc
-from service.jobs import job_summary
 
 UPLOAD_PREFIX = "/admin/documents"
 UPLOAD_OVERHEAD = 1 << 16  # multipart framing and form fields around an upload
@@ -194,7 +193,7 @@ def ingest(jobs: JobsDep) -> JSONResponse:
 @router.get("/jobs/{job_id}")
 def get_job(jobs: JobsDep, job_id: str) -> dict[str, Any]:
     """Progress and, when finished, the per-document outcome of an ingest job."""
-    job = jobs.get(job_id)
-    if job is None:
+    summary = jobs.summary(job_id)
+    if summary is None:
         raise NotFound(f"no job {job_id!r}")
-    return job_summary(job)
+    return summary
