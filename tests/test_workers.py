@@ -46,9 +46,7 @@ def test_job_records_are_replaced_whole_and_pruned(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers(real_corpus_fake_index: Settings) -> Iterator[str]:
-    with running_server(
-        real_corpus_fake_index, IOMQA_WORKERS="2", IOMQA_ADMIN_TOKEN=ADMIN
-    ) as url:
+    with running_server(real_corpus_fake_index, IOMQA_WORKERS="2", IOMQA_ADMIN_TOKEN=ADMIN) as url:
         yield url
 
 
