@@ -14,6 +14,7 @@ from core.settings import Settings
 from iomqa.bench.server import running_server
 from iomqa.serving import worker_environment
 from service.jobs import prune_records, read_record, write_record
+from tests.test_mcp import TOKEN, full_session, over_http
 
 ADMIN = "s3cret-token"
 
@@ -46,7 +47,13 @@ def test_job_records_are_replaced_whole_and_pruned(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers(real_corpus_fake_index: Settings) -> Iterator[str]:
-    with running_server(real_corpus_fake_index, IOMQA_WORKERS="2", IOMQA_ADMIN_TOKEN=ADMIN) as url:
+    with running_server(
+        real_corpus_fake_index,
+        IOMQA_WORKERS="2",
+        IOMQA_ADMIN_TOKEN=ADMIN,
+        IOMQA_MCP="1",
+        IOMQA_MCP_TOKEN=TOKEN,
+    ) as url:
         yield url
 
 
@@ -88,3 +95,8 @@ def test_a_job_started_in_one_worker_is_polled_through_any(two_workers: str) -> 
     assert job.json()["report"]["up_to_date"] is True
     replicas, statuses = _replicas_seen(two_workers, poll, 40)
     assert set(statuses) == {200} and len(replicas) == 2
+
+
+def test_an_assistant_session_spans_the_workers(two_workers: str) -> None:
+    # Each MCP request may reach another process: every tool still answers.
+    over_http(two_workers, lambda session: full_session(session, two_workers))

@@ -75,7 +75,12 @@ def mount_mcp(app: FastAPI, settings: Settings) -> MCPServer[Any] | None:
     # the endpoint has the SDK check Host and Origin when the service binds to loopback.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False) if tokens else None
     transport = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, host=settings.host, transport_security=security
+        streamable_http_path=MCP_PATH,
+        host=settings.host,
+        transport_security=security,
+        # A session lives in one process: behind several workers or replicas, its next
+        # request may reach another. The tools keep no state, so each request stands alone.
+        stateless_http=settings.workers > 1 or settings.ray_address is not None,
     )
     guarded = BearerGuard(transport, tokens)
     app.router.routes.append(Route(MCP_PATH, guarded, methods=MCP_METHODS))
