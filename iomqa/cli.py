@@ -41,15 +41,19 @@ from index.manifest import read_manifest
 from index.rerank import load_reranker
 from index.searcher import Searcher
 from ingest.embed import LazyEmbedder, make_embedder
+from ingest.executor import LOCAL, Executor
+from ingest.ray_backend import ray_executor
 from iomqa import serving
 from iomqa.bench import ingest as ingest_bench
 from iomqa.bench import query as query_bench
 from iomqa.bench import scale as scale_bench
+from iomqa.bench import workers as workers_bench
 from iomqa.bench.report import markdown, splice
 from iomqa.bench.stats import machine
 from iomqa.evaluation.calibrate import refit
 from iomqa.evaluation.harness import Ask, evaluate, kind_table, load_questions, markdown_table
 from iomqa.evaluation.service import baseline_systems, service_system
+from service import replicated
 from service.citations import cite
 from service.mcp.stdio import serve_stdio
 from service.views import stages_out
@@ -88,6 +92,15 @@ def ingest(
     wait: Annotated[
         bool, typer.Option(help="Wait for a running ingest instead of failing")
     ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="HOST:PORT",
+            help="Parse and embed on this Ray cluster (default: IOMQA_RAY_ADDRESS; needs "
+            "pip install -e '.[ray]')",
+        ),
+    ] = None,
 ) -> None:
     """Bring the index up to date with the corpus folder (new, changed and removed files
     only) and publish the new generation atomically."""
@@ -101,8 +114,11 @@ def ingest(
         settings.model, lambda: make_embedder(settings.model, settings.model_source)
     )
     try:
-        with _progress_bar(disabled=as_json or not err.is_terminal) as progress:
-            report = build_index(config, embedder, progress, wait=wait)
+        with (
+            _executor(ray_address or settings.ray_address, settings) as executor,
+            _progress_bar(disabled=as_json or not err.is_terminal) as progress,
+        ):
+            report = build_index(config, embedder, progress, wait=wait, executor=executor)
     except IomqaError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -111,6 +127,16 @@ def ingest(
         _print_build_report(report)
     if not (report.published or report.up_to_date):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _executor(address: str | None, settings: Settings) -> Iterator[Executor]:
+    """This process, or the Ray cluster at `address`, joined before any work starts."""
+    if address is None:
+        yield LOCAL
+        return
+    with ray_executor(address, settings.model, settings.model_source) as executor:
+        yield executor
 
 
 @contextmanager
@@ -165,6 +191,19 @@ def serve(
         int | None,
         typer.Option(min=1, max=64, help="Processes on this machine; default: IOMQA_WORKERS or 1"),
     ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="HOST:PORT",
+            help="Serve through Ray Serve on this cluster, the HTTP proxy on the head at "
+            "--host/--port (default: IOMQA_RAY_ADDRESS; needs pip install -e '.[ray]')",
+        ),
+    ] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Replicas with --ray; default: IOMQA_REPLICAS or 2"),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and /docs) over the published index."""
 
@@ -177,7 +216,24 @@ def serve(
             "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
         )
         raise typer.Exit(2)
+    address = ray_address or settings.ray_address
+    if address is not None:
+        if workers is not None:
+            raise _fail(IomqaError("--workers is for one machine; with --ray use --replicas"))
+        replicas = replicas or settings.replicas
+        _serve_replicated(settings, address, replicas, host or settings.host, port or settings.port)
+        return
     serving.run(settings, host or settings.host, port or settings.port)
+
+
+def _serve_replicated(
+    settings: Settings, address: str, replicas: int, host: str, port: int
+) -> None:
+    """Through Ray Serve until Ctrl-C or SIGTERM, which delete the Serve application."""
+    try:
+        replicated.run(settings, address, replicas, host, port)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command("mcp")
@@ -309,6 +365,9 @@ def _systems(
 def bench_command(
     query: Annotated[bool, typer.Option(help="Query latency through HTTP")] = True,
     ingest_: Annotated[bool, typer.Option("--ingest/--no-ingest", help="Ingest cost")] = True,
+    workers: Annotated[
+        str, typer.Option(help="Worker counts to measure throughput with, e.g. '1,2'; '' skips")
+    ] = "1,2",
     scale: Annotated[str, typer.Option(help="Synthetic sizes, comma-separated; '' skips")] = (
         "100000,1000000"
     ),
@@ -342,6 +401,10 @@ def bench_command(
     if query:
         err.print("bench: queries…")
         results["query"] = query_bench.run(settings, texts)
+    counts = [int(n) for n in workers.split(",") if n.strip()]
+    if counts:
+        err.print(f"bench: workers {counts}…")
+        results["workers"] = workers_bench.run(settings, texts, counts)
     if ingest_:
         err.print("bench: ingest…")
         results["ingest"] = ingest_bench.run(settings, added_report)

@@ -4,6 +4,7 @@ from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from ingest.embed import HashingEmbedder
 from iomqa.bench import query, scale
+from iomqa.bench import workers as workers_bench
 from iomqa.bench.report import BEGIN, END, markdown, splice
 from iomqa.bench.stats import percentile
 
@@ -176,3 +177,27 @@ def test_report_names_each_embedder_s_ingest_speed() -> None:
     section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "ingest": ingest})
     assert "| `a@onnx` | 8 | 3000 | 167 | 25.7 |" in section
     assert "| `b@onnx-int8` | 8 | 3000 | 100 | 42.9 |" in section
+
+
+def test_capacity_is_the_cores_running_requests_back_to_back() -> None:
+    assert workers_bench.capacity_qps(2, 10.0) == 200.0
+    assert workers_bench.capacity_qps(2, 0.0) == 0.0
+
+
+def test_workers_section_gives_each_level_its_share_of_capacity() -> None:
+    row = {
+        "workers": 2,
+        "mode": "fast",
+        "concurrency": 8,
+        "requests": 400,
+        "errors": 0,
+        "throughput_qps": 160.0,
+        "p50_ms": 45.0,
+        "p99_ms": 90.0,
+        "capacity_qps": 200.0,
+        "share": 0.8,
+    }
+    w = {"cores": 2, "request_cpu_ms": {"fast": 10.0}, "target_share": 0.8, "rows": [row]}
+    section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "workers": w})
+    assert "### Workers on one machine" in section and "fast 10.0 ms" in section
+    assert "| 2 | fast | 400 | 0 | 160.0 | 45.0 | 90.0 | 200.0 | 0.80 |" in section

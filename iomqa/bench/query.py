@@ -94,7 +94,7 @@ def budget(levels: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _ask(client: httpx.Client, question: str, mode: str) -> Sample:
+def ask_once(client: httpx.Client, question: str, mode: str) -> Sample:
     body = {"question": question, "top_k": DEFAULT_TOP_K, "mode": mode}
     started = time.perf_counter()
     try:
@@ -108,7 +108,7 @@ def _ask(client: httpx.Client, question: str, mode: str) -> Sample:
         return (time.perf_counter() - started) * 1000, None
 
 
-def _load(url: str, questions: Sequence[str], concurrency: int, mode: str) -> dict[str, Any]:
+def load_level(url: str, questions: Sequence[str], concurrency: int, mode: str) -> dict[str, Any]:
     samples: list[Sample] = []
     lock = threading.Lock()
     queue = list(questions)
@@ -120,7 +120,7 @@ def _load(url: str, questions: Sequence[str], concurrency: int, mode: str) -> di
                     if not queue:
                         return
                     question = queue.pop()
-                sample = _ask(client, question, mode)
+                sample = ask_once(client, question, mode)
                 with lock:
                     samples.append(sample)
 
@@ -146,8 +146,8 @@ def _uncached_levels(
             # Warm-up: models loaded and their first runs paid before anything is timed.
             with httpx.Client(base_url=url, timeout=60) as client:
                 for q in questions[:10]:
-                    _ask(client, q, mode)
-            levels += [_load(url, asked, c, mode) for c in CONCURRENCY]
+                    ask_once(client, q, mode)
+            levels += [load_level(url, asked, c, mode) for c in CONCURRENCY]
         return levels
 
 
@@ -157,8 +157,8 @@ def _cached_level(
     with running_server(settings, IOMQA_RELOAD_INTERVAL="0", IOMQA_LOG_LEVEL="WARNING") as url:
         with httpx.Client(base_url=url, timeout=60) as client:
             for q in questions:
-                _ask(client, q, Mode.PRECISE)
-        return _load(url, asked, 1, Mode.PRECISE)
+                ask_once(client, q, Mode.PRECISE)
+        return load_level(url, asked, 1, Mode.PRECISE)
 
 
 def run(settings: Settings, questions: Sequence[str], rounds: int = 2) -> dict[str, Any]:

@@ -20,6 +20,9 @@ def markdown(results: dict[str, Any]) -> str:
     q = results.get("query")
     if q:
         lines += query_section(q)
+    w = results.get("workers")
+    if w:
+        lines += workers_section(w)
     i = results.get("ingest")
     if i:
         lines += ingest_section(i)
@@ -116,6 +119,31 @@ def stage_table(levels: list[dict[str, Any]]) -> list[str]:
             f"| {level['mode']} | {level['concurrency']} | "
             + " | ".join(cells)
             + f" | {_ms(level['http_overhead_p50_ms'])} |"
+        )
+    return [*lines, ""]
+
+
+def workers_section(w: dict[str, Any]) -> list[str]:
+    costs = ", ".join(f"{mode} {ms:.1f} ms" for mode, ms in w["request_cpu_ms"].items())
+    lines = [
+        "### Workers on one machine",
+        "",
+        f"`iomqa serve --workers N`, concurrency {w['rows'][0]['concurrency']}, the same "
+        "questions, answer cache off; the load generator runs on the same cores. Capacity "
+        f"is what {w['cores']} cores compute running requests back to back: the CPU time "
+        "of one request (server side, p50, every model on one thread, one request at a "
+        f"time: {costs}) into the cores. Target: at least {w['target_share']:.1f} of it "
+        "with one worker per core.",
+        "",
+        "| workers | mode | requests | errors | queries/s | p50 ms | p99 ms | capacity q/s "
+        "| share |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in w["rows"]:
+        lines.append(
+            f"| {r['workers']} | {r['mode']} | {r['requests']} | {r['errors']} "
+            f"| {r['throughput_qps']:.1f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} "
+            f"| {r['capacity_qps']:.1f} | {r['share']:.2f} |"
         )
     return [*lines, ""]
 

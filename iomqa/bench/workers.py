@@ -1,0 +1,90 @@
+"""Throughput of `iomqa serve --workers N` at concurrency 8, as a share of what the
+cores can compute.
+
+The cores' capacity is measured, not assumed: the server-side time of one request with
+every model on one thread (`IOMQA_MODEL_THREADS=1`, one request at a time) is the CPU
+time a request costs; `cores / that time` is how many requests per second the machine
+could answer if every core did nothing but run requests back to back. The share is the
+measured throughput over that capacity: what HTTP, scheduling and idle cores leave.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+
+from core.records import Mode
+from core.settings import Settings
+from iomqa.bench.query import MODES, ask_once, load_level
+from iomqa.bench.server import running_server
+
+WORKERS = (1, 2)
+CONCURRENCY = 8
+STARTUP_S = 120.0
+TARGET_SHARE = 0.8  # of the capacity, at concurrency 8, with one worker per core
+
+
+def capacity_qps(cores: int, request_cpu_ms: float) -> float:
+    """Requests per second the cores can compute, one request per core at a time. Pure."""
+    return cores * 1000.0 / request_cpu_ms if request_cpu_ms > 0 else 0.0
+
+
+def _server(settings: Settings, workers: int, **env: str) -> AbstractContextManager[str]:
+    # Every request searches (no answer cache); nothing reloads or logs mid-measure.
+    quiet = {"IOMQA_ANSWER_CACHE": "0", "IOMQA_RELOAD_INTERVAL": "0", "IOMQA_LOG_LEVEL": "WARNING"}
+    return running_server(settings, STARTUP_S, IOMQA_WORKERS=str(workers), **quiet, **env)
+
+
+def _warm(url: str, questions: Sequence[str], mode: Mode) -> None:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for q in questions[:10]:
+            ask_once(client, q, mode)
+
+
+def request_cpu_ms(settings: Settings, questions: Sequence[str]) -> dict[str, float]:
+    """Server-side p50 per mode, one worker, one thread per model, one request at a time."""
+    costs = {}
+    with _server(settings, 1, IOMQA_MODEL_THREADS="1") as url:
+        for mode in MODES:
+            _warm(url, questions, mode)
+            costs[str(mode)] = load_level(url, questions, 1, mode)["total_p50_ms"]
+    return costs
+
+
+def run(
+    settings: Settings, questions: Sequence[str], workers: Sequence[int] = WORKERS, rounds: int = 2
+) -> dict[str, Any]:
+    cores = os.cpu_count() or 1
+    costs = request_cpu_ms(settings, questions)
+    asked = list(questions) * rounds
+    rows = []
+    for n in workers:
+        with _server(settings, n) as url:
+            for mode in MODES:
+                _warm(url, questions, mode)
+                level = load_level(url, asked, CONCURRENCY, mode)
+                capacity = capacity_qps(cores, costs[str(mode)])
+                rows.append(
+                    {
+                        "workers": n,
+                        "mode": str(mode),
+                        "concurrency": CONCURRENCY,
+                        "requests": level["requests"],
+                        "errors": level["errors"],
+                        "throughput_qps": level["throughput_qps"],
+                        "p50_ms": level["p50_ms"],
+                        "p99_ms": level["p99_ms"],
+                        "capacity_qps": capacity,
+                        "share": level["throughput_qps"] / capacity if capacity else 0.0,
+                    }
+                )
+    return {
+        "cores": cores,
+        "request_cpu_ms": costs,
+        "target_share": TARGET_SHARE,
+        "rows": rows,
+    }
