@@ -130,8 +130,8 @@ def workers_section(w: dict[str, Any]) -> list[str]:
         "",
         f"`iomqa serve --workers N`, concurrency {w['rows'][0]['concurrency']}, the same "
         "questions, answer cache off; the load generator runs on the same cores. Capacity "
-        f"is what {w['cores']} cores compute running requests back to back: the CPU time "
-        "of one request (server side, p50, every model on one thread, one request at a "
+        f"is what {w['cores']} cores compute running requests back to back: the cost of "
+        "one request (its p50 latency with every model on one thread, one request at a "
         f"time: {costs}) into the cores. Target: at least {w['target_share']:.1f} of it "
         "with one worker per core.",
         "",

@@ -1,11 +1,12 @@
 """Throughput of `iomqa serve --workers N` at concurrency 8, as a share of what the
 cores can compute.
 
-The cores' capacity is measured, not assumed: the server-side time of one request with
-every model on one thread (`IOMQA_MODEL_THREADS=1`, one request at a time) is the CPU
-time a request costs; `cores / that time` is how many requests per second the machine
+The cores' capacity is measured, not assumed: one request at a time against one worker
+whose models each run on one thread (`IOMQA_MODEL_THREADS=1`), the p50 time a client
+waits for an answer is what one request costs a core (encode, search, rerank, HTTP and
+JSON on both sides); `cores / that time` is how many requests per second the machine
 could answer if every core did nothing but run requests back to back. The share is the
-measured throughput over that capacity: what HTTP, scheduling and idle cores leave.
+measured throughput over that capacity: what contention, the GIL and idle cores leave.
 """
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ def _warm(url: str, questions: Sequence[str], mode: Mode) -> None:
 
 
 def request_cpu_ms(settings: Settings, questions: Sequence[str]) -> dict[str, float]:
-    """Server-side p50 per mode, one worker, one thread per model, one request at a time."""
+    """p50 latency per mode: one worker, one thread per model, one request at a time."""
     costs = {}
     with _server(settings, 1, IOMQA_MODEL_THREADS="1") as url:
         for mode in MODES:
             _warm(url, questions, mode)
-            costs[str(mode)] = load_level(url, questions, 1, mode)["total_p50_ms"]
+            costs[str(mode)] = load_level(url, questions, 1, mode)["p50_ms"]
     return costs
 
 
