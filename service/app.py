@@ -11,17 +11,27 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
 from service.errors import INVALID, install_error_handlers
+from service.identity import ReplicaName
 from service.lifespan import lifespan
 from service.mcp.http import mount_mcp
 from service.metrics import Metrics
-from service.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.middleware import (
+    REPLICA_HEADER,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+)
 from service.routes import admin, ask, citations, documents, health, web
 
 ROUTERS = (ask.router, documents.router, citations.router, health.router, admin.router, web.router)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service over `settings` (else the environment's); nothing loads until it starts."""
+def create_app(
+    settings: Settings | None = None, *, replica: str | None = None, pinned: bool = False
+) -> FastAPI:
+    """The service over `settings` (else the environment's); nothing loads until it starts.
+
+    `replica` names who answers (default: host:pid); `pinned` serves only the generation
+    `app.state.holder.load` is given, never following CURRENT (Ray Serve replicas)."""
     app = FastAPI(
         title="iomqa",
         summary="Ranked, cited passages from IOM's International Dialogue on Migration reports.",
@@ -30,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=INVALID,
     )
     app.state.settings = settings = settings or get_settings()
-    app.state.metrics = Metrics(lambda: getattr(app.state, "holder", None))
+    app.state.replica = name = ReplicaName(replica)
+    app.state.pinned = pinned
+    app.state.metrics = Metrics(lambda: getattr(app.state, "holder", None), name)
     add_middleware(app, settings, app.state.metrics)
     install_error_handlers(app)
     for router in ROUTERS:
@@ -48,7 +60,7 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "X-Index-Version"],
+            expose_headers=["X-Request-ID", "X-Index-Version", REPLICA_HEADER],
         )
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -23,7 +23,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Loads the index and starts watching for new generations; `app.state.settings` is
     set by `create_app`, the rest here, for `service.deps` to hand to the routes."""
     settings: Settings = app.state.settings
-    holder, watcher = watched_holder(settings)
+    holder, watcher = watched_holder(settings, pinned=app.state.pinned)
     jobs = JobManager(settings, holder)
     search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
     app.state.holder = holder

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from service.identity import ReplicaName
 from service.reload import SearcherHolder
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -19,14 +20,19 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class IndexCollector(Collector):
-    """Reads the served generation at scrape time."""
+    """Reads the served generation at scrape time, and who serves it."""
 
-    def __init__(self, holder: Callable[[], SearcherHolder | None]) -> None:
+    def __init__(self, holder: Callable[[], SearcherHolder | None], replica: ReplicaName) -> None:
         self._holder = holder
+        self._replica = replica
 
     def collect(self) -> Iterator[Metric]:
         holder = self._holder()
         current = holder.current if holder else None
+        # Its own series: the index series keep their labels, and a scrape joins the two.
+        replica = InfoMetricFamily("iomqa_replica", "The replica (or process) scraped")
+        replica.add_metric([], {"replica": str(self._replica)})
+        yield replica
         loaded = GaugeMetricFamily("iomqa_index_loaded", "1 when an index is being served")
         loaded.add_metric([], 1 if current else 0)
         yield loaded
@@ -50,7 +56,10 @@ class IndexCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, holder: Callable[[], SearcherHolder | None]) -> None:
+    def __init__(
+        self, holder: Callable[[], SearcherHolder | None], replica: ReplicaName | None = None
+    ) -> None:
+        self.replica = replica or ReplicaName()
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "iomqa_http_requests",
@@ -65,7 +74,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(IndexCollector(holder))
+        self.registry.register(IndexCollector(holder, self.replica))
+
+    def replica_bytes(self) -> bytes:
+        """The replica's name as a header value."""
+        return str(self.replica).encode("latin-1", "replace")
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         labels = (method, endpoint, str(status))

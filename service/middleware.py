@@ -14,6 +14,10 @@ from service.metrics import UNMATCHED, Metrics
 
 access_log = logging.getLogger("iomqa.access")
 
+# On every answer the app itself gives: which replica answered. Its absence on a 5xx also
+# tells a proxy that the answer came from the router, not the app (service.replicated).
+REPLICA_HEADER = "X-Iomqa-Replica"
+
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -29,7 +33,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 class RequestContextMiddleware:
     """Gives every request an id (the client's X-Request-ID if sane), echoes it in the
-    response, logs one access line and records the request in the metrics."""
+    response with the replica's name, logs one access line and records the request in
+    the metrics."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -43,6 +48,7 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        replica = self.metrics.replica_bytes()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -52,6 +58,7 @@ class RequestContextMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.append((REPLICA_HEADER.lower().encode(), replica))
                 message = {**message, "headers": headers}
             await send(message)
 

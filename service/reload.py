@@ -34,8 +34,13 @@ class SearcherHolder:
         reranker: Reranker | None = None,
         *,
         model: str | None = None,
+        pinned: bool = False,
     ) -> None:
         self._index_dir = index_dir
+        # Pinned: the generation is chosen from outside (`load`), never by reading CURRENT,
+        # so replicas behind one router serve what their deployment names, not what each
+        # happened to see last.
+        self.pinned = pinned
         self._source = source
         # The configured model (IOMQA_MODEL): a generation built with another is refused,
         # naming both, rather than served with a model the operator did not choose.
@@ -61,7 +66,10 @@ class SearcherHolder:
         return IndexCorrupt(message) if self.refused is not None else IndexNotFound(message)
 
     def reload(self, *, force: bool = False) -> bool:
-        """Load the generation CURRENT names if it is not the one served. True if swapped."""
+        """Load the generation CURRENT names if it is not the one served. True if swapped.
+        A pinned holder ignores CURRENT: whoever pinned it calls `load`."""
+        if self.pinned:
+            return False
         with self._lock:
             version = current_version(self._index_dir)
             if version is None:
@@ -71,37 +79,47 @@ class SearcherHolder:
                         "(or start with `make serve`)"
                     )
                 return False
-            if self.current is not None and self.current.version == version:
-                return False
-            if version == self.refused and not force:
-                return False
-            generation = self._index_dir / GENERATIONS / version
-            try:
-                manifest = read_manifest(generation)
-                model = self._model or manifest.model
-                searcher = Searcher.open(
-                    generation, self._embedder_for(model), reranker=self._reranker
-                )
-            except IomqaError as exc:
-                self.refused = version
-                message = f"index {version} refused: {exc}"
-                log.error("%s", message)
-                if self.current is None:
-                    self.error = message
-                return False
-            except Exception as exc:  # a generation that cannot even load is refused, never served
-                self.refused = version
-                log.exception("index %s could not be loaded", version)
-                if self.current is None:
-                    self.error = f"index {version} refused: {exc}"
-                return False
-            previous = self.current.version if self.current else None
-            self.current = searcher  # the swap: one reference assignment
-            self.error = None
-            self.refused = None
-            self.loaded_at = time.time()
-            log.warning("serving index %s (was %s)", version, previous)
-            return True
+            return self._swap_to(version, force=force)
+
+    def load(self, version: str) -> bool:
+        """Serve exactly `version` (a pinned holder's only way to change). True if swapped;
+        a generation that fails its checks is refused and the served one stays."""
+        with self._lock:
+            return self._swap_to(version, force=True)
+
+    def _swap_to(self, version: str, *, force: bool) -> bool:
+        if self.current is not None and self.current.version == version:
+            return False
+        if version == self.refused and not force:
+            return False
+        searcher = self._open(version)
+        if searcher is None:
+            return False
+        previous = self.current.version if self.current else None
+        self.current = searcher  # the swap: one reference assignment
+        self.error = None
+        self.refused = None
+        self.loaded_at = time.time()
+        log.warning("serving index %s (was %s)", version, previous)
+        return True
+
+    def _open(self, version: str) -> Searcher | None:
+        """The generation opened and checked, or None (refused, the reason recorded)."""
+        generation = self._index_dir / GENERATIONS / version
+        try:
+            manifest = read_manifest(generation)
+            model = self._model or manifest.model
+            return Searcher.open(generation, self._embedder_for(model), reranker=self._reranker)
+        except IomqaError as exc:
+            message = f"index {version} refused: {exc}"
+            log.error("%s", message)
+        except Exception as exc:  # a generation that cannot even load is refused, never served
+            message = f"index {version} refused: {exc}"
+            log.exception("index %s could not be loaded", version)
+        self.refused = version
+        if self.current is None:
+            self.error = message
+        return None
 
 
 class Watcher:
@@ -130,16 +148,18 @@ class Watcher:
                 log.exception("index check failed")
 
 
-def watched_holder(settings: Settings) -> tuple[SearcherHolder, Watcher]:
+def watched_holder(settings: Settings, *, pinned: bool = False) -> tuple[SearcherHolder, Watcher]:
     """The configured searcher, loaded now, and the watcher (started) that swaps in each
-    new generation; the HTTP service and the MCP stdio server both serve from these."""
+    new generation; the HTTP service and the MCP stdio server both serve from these.
+    Pinned (a Ray Serve replica): nothing loads and nothing watches until `load`."""
     holder = SearcherHolder(
         settings.index_dir,
         settings.model_source,
         load_reranker(settings.reranker),
         model=settings.model,
+        pinned=pinned,
     )
     holder.reload()
-    watcher = Watcher(holder, settings.reload_interval)
+    watcher = Watcher(holder, 0 if pinned else settings.reload_interval)
     watcher.start()
     return holder, watcher

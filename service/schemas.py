@@ -250,6 +250,7 @@ class DocumentList(BaseModel):
 class Health(BaseModel):
     status: str
     index_version: str | None
+    replica: str = Field(description="Who answered: the Ray Serve replica, else host:pid")
     documents: int
     passages: int
 

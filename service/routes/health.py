@@ -17,8 +17,9 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/health", response_model=Health, responses=UNAVAILABLE)
-def health(holder: HolderDep) -> Any:
+def health(holder: HolderDep, metrics: MetricsDep) -> Any:
     served = holder.current
+    replica = str(metrics.replica)
     if served is None:
         # The error shape, plus the fields a probe reads from a healthy answer.
         return JSONResponse(
@@ -27,11 +28,13 @@ def health(holder: HolderDep) -> Any:
                 "detail": holder.error or NO_INDEX,
                 "status": "unavailable",
                 "index_version": None,
+                "replica": replica,
             },
         )
     return Health(
         status="ok",
         index_version=served.version,
+        replica=replica,
         documents=served.manifest.documents,
         passages=served.manifest.passages,
     )
