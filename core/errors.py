@@ -36,3 +36,8 @@ class NotFound(IomqaError):
 
 class ModelError(IomqaError):
     """The embedding model cannot be loaded or run as configured."""
+
+
+class ClusterError(IomqaError):
+    """The Ray cluster asked for is unusable: Ray not installed, head unreachable, or
+    failures beyond Ray's own retries."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import DocumentError, IomqaError
+from core.errors import IomqaError
 from core.records import Document, Passage
 from core.settings import Settings
 from index import dense, store
@@ -38,9 +38,10 @@ from index.vectorfile import Rows, VectorFile
 from ingest.chunk import ChunkParams, section_headings, sentence_spans
 from ingest.corpus import CorpusFile, assign_doc_ids, scan
 from ingest.embed import LazyEmbedder
+from ingest.executor import LOCAL, Executor, ParseFailure, ParseJob
 from ingest.load import sha256_file
 from ingest.pdf import PdfLimits
-from ingest.pipeline import TEXT_VERSION, process
+from ingest.pipeline import TEXT_VERSION
 from ingest.text_version import derive_text_version, source_text
 from ingest.vectors import Embedder
 
@@ -183,11 +184,13 @@ def build_index(
     progress: Progress = _no_progress,
     *,
     wait: bool = False,
+    executor: Executor = LOCAL,
 ) -> BuildReport:
     """Bring the index up to date with the corpus folder.
 
     Bad documents are reported with a status and reason and left out; nothing is
     published when no document could be indexed, and nothing new when nothing changed.
+    `executor` parses and embeds (here, or on a cluster); everything else runs here.
     """
     with ingest_lock(config.index_dir, wait=wait):
         clean_staging(config.index_dir)
@@ -195,15 +198,22 @@ def build_index(
         if previous is not None and isinstance(embedder, LazyEmbedder):
             embedder.assume_dimension(previous.manifest.dimension)
         try:
-            return _build(config, embedder, progress, previous)
+            return _build(config, _Work(embedder, executor, progress), previous)
         finally:
             if previous is not None:
                 previous.store.close()
 
 
-def _build(
-    config: BuildConfig, embedder: Embedder, progress: Progress, previous: _Previous | None
-) -> BuildReport:
+@dataclass(frozen=True)
+class _Work:
+    """Who does a build's work and whom it tells."""
+
+    embedder: Embedder
+    executor: Executor
+    progress: Progress
+
+
+def _build(config: BuildConfig, work: _Work, previous: _Previous | None) -> BuildReport:
     """Carry out the plan: collect documents, then embed, write and publish them."""
     plan = plan_build(
         _scanned(scan(config.corpus_dir)),
@@ -216,7 +226,7 @@ def _build(
         removed=list(plan.removed),
         unchanged=list(plan.unchanged),
     )
-    collected = _collect_documents(plan, config, previous, progress)
+    collected = _collect_documents(plan, config, previous, work)
     report.documents = collected.outcomes
     report.passages = len(collected.passages)
     # A retried failure (a limit raised, a package installed) that now parses changes what
@@ -231,9 +241,7 @@ def _build(
         return report
     if not collected.passages:
         return report
-    report.index_version, report.embedded = _publish_generation(
-        config, embedder, collected, progress
-    )
+    report.index_version, report.embedded = _publish_generation(config, work, collected)
     report.published = True
     return report
 
@@ -282,61 +290,74 @@ class _Collected:
 
 
 def _collect_documents(
-    plan: BuildPlan, config: BuildConfig, previous: _Previous | None, progress: Progress
+    plan: BuildPlan, config: BuildConfig, previous: _Previous | None, work: _Work
 ) -> _Collected:
-    """Every file's document and passages, reused or parsed, or its failure."""
-    collected = _Collected()
+    """Every file's document and passages, reused or parsed, or its failure.
+
+    Reused documents are read first; the files to parse go to the executor in one list,
+    so a cluster can parse them side by side. Results are kept in corpus order.
+    """
     total = len(plan.steps)
+    reused: dict[int, tuple[Document, list[Passage], int]] = {}
+    to_parse: list[int] = []
     for i, step in enumerate(plan.steps):
-        progress("parse", i, total)
-        file = step.scanned
         if step.kept_failure is not None:  # Action.KEEP_FAILURE
+            continue
+        found = _reuse(previous, step) if previous is not None else None
+        if found is None:
+            to_parse.append(i)
+        else:
+            reused[i] = found
+    work.progress("parse", len(reused), total)
+    jobs = [ParseJob(plan.steps[i].scanned.file, plan.steps[i].scanned.doc_id) for i in to_parse]
+    parsed = work.executor.parse(
+        jobs, config.chunking, config.pdf, lambda n, t: work.progress("pages", n, t)
+    )
+    results: dict[int, tuple[Document, list[Passage], int] | ParseFailure] = dict(reused)
+    for n, (i, result) in enumerate(zip(to_parse, parsed, strict=True), start=1):
+        results[i] = (
+            result
+            if isinstance(result, ParseFailure)
+            else (result.document, result.passages, result.pages)
+        )
+        work.progress("parse", len(reused) + n, total)
+    return _in_corpus_order(plan, results)
+
+
+def _in_corpus_order(
+    plan: BuildPlan, results: dict[int, tuple[Document, list[Passage], int] | ParseFailure]
+) -> _Collected:
+    """The collected documents and failures, in the plan's (corpus) order."""
+    collected = _Collected()
+    for i, step in enumerate(plan.steps):
+        file = step.scanned
+        if step.kept_failure is not None:
             collected.fail(file, dict(step.kept_failure))
             continue
-        try:
-            document, passages, pages = _reused_or_parsed(step, config, previous, progress)
-        except DocumentError as exc:
-            log.warning("%s: %s (%s)", file.source, exc.status, exc.reason)
-            failure = {"fingerprint": file.fingerprint, "status": exc.status, "reason": exc.reason}
-            collected.fail(file, failure)
-            continue
-        collected.add(file, document, passages, pages)
-    progress("parse", total, total)
+        result = results[i]
+        if isinstance(result, ParseFailure):
+            log.warning("%s: %s (%s)", file.source, result.status, result.reason)
+            collected.fail(
+                file,
+                {"fingerprint": file.fingerprint, "status": result.status, "reason": result.reason},
+            )
+        else:
+            collected.add(file, *result)
     return collected
 
 
-def _reused_or_parsed(
-    step: Step, config: BuildConfig, previous: _Previous | None, progress: Progress
-) -> tuple[Document, list[Passage], int]:
-    """A document with its passages and page count; one the served generation should
-    hold but does not is parsed again."""
-    if previous is not None and step.action is Action.REUSE:
-        reused = _reuse(previous, step.scanned.doc_id)
-        if reused is not None:
-            return reused
-    return _parse(step.scanned.file, step.scanned.doc_id, config, progress)
-
-
-def _reuse(previous: _Previous, doc_id: str) -> tuple[Document, list[Passage], int] | None:
-    """The document as the served generation holds it, if it holds it."""
-    document = previous.store.load_document(doc_id)
+def _reuse(previous: _Previous, step: Step) -> tuple[Document, list[Passage], int] | None:
+    """The document as the served generation holds it, if the plan reuses it and the
+    generation holds it (one it should hold but does not is parsed again)."""
+    if step.action is not Action.REUSE:
+        return None
+    document = previous.store.load_document(step.scanned.doc_id)
     if document is None:
         return None
-    return document, previous.store.passages_of(doc_id), len(document.pages)
+    return document, previous.store.passages_of(step.scanned.doc_id), len(document.pages)
 
 
-def _parse(
-    file: CorpusFile, doc_id: str, config: BuildConfig, progress: Progress
-) -> tuple[Document, list[Passage], int]:
-    processed = process(
-        file, doc_id, config.chunking, config.pdf, lambda n, t: progress("pages", n, t)
-    )
-    return processed.document, processed.passages, processed.pages
-
-
-def _publish_generation(
-    config: BuildConfig, embedder: Embedder, collected: _Collected, progress: Progress
-) -> tuple[str, int]:
+def _publish_generation(config: BuildConfig, work: _Work, collected: _Collected) -> tuple[str, int]:
     """Embed, write, verify and publish a generation; its version and the passages embedded.
 
     The generation is staged and published whole, or discarded.
@@ -344,7 +365,8 @@ def _publish_generation(
     texts, units, unit_texts = _embedding_inputs(collected)
     staging = new_staging(config.index_dir)
     try:
-        everything, embedded = _embed(staging, config, embedder, texts, unit_texts, progress)
+        everything, embedded = _embed(staging, config, work, texts, unit_texts)
+        embedder = work.embedder
         version = write_generation(
             staging,
             GenerationInput(
@@ -390,25 +412,25 @@ def _embedding_inputs(
 def _embed(
     staging: Path,
     config: BuildConfig,
-    embedder: Embedder,
+    work: _Work,
     texts: list[str],
     unit_texts: list[str],
-    progress: Progress,
 ) -> tuple[VectorFile, int]:
     """Passage then sentence vectors, through the embedding cache, and how many passage
     vectors had to be computed (sentences ride along)."""
     # Vectors stream to a file in the staging folder, removed before publishing.
     everything = VectorFile.create(
-        staging / SCRATCH_NAME, len(texts) + len(unit_texts), embedder.dimension
+        staging / SCRATCH_NAME, len(texts) + len(unit_texts), work.embedder.dimension
     )
     cache = EmbeddingCache(config.index_dir / CACHE_NAME)
     try:
         computed = cache.encode_into(
             [*texts, *unit_texts],
             everything,
-            embedder,
+            work.embedder,
             config.batch_size,
-            lambda done, total: progress("embed", done, total),
+            lambda done, total: work.progress("embed", done, total),
+            work.executor,
         )
     finally:
         cache.close()

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.vectorfile import Rows, put_rows, write_rows
+from ingest.executor import LOCAL, Executor
 from ingest.vectors import Embedder, Vectors
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,11 @@ class EmbeddingCache:
         embedder: Embedder,
         batch_size: int,
         progress: Callable[[int, int], None] | None = None,
+        executor: Executor = LOCAL,
     ) -> tuple[Vectors, npt.NDArray[np.bool_]]:
         """Vectors for `texts` (in order), and which of them had to be computed."""
         out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-        return out, self.encode_into(texts, out, embedder, batch_size, progress)
+        return out, self.encode_into(texts, out, embedder, batch_size, progress, executor)
 
     def encode_into(
         self,
@@ -73,16 +75,44 @@ class EmbeddingCache:
         embedder: Embedder,
         batch_size: int,
         progress: Callable[[int, int], None] | None = None,
+        executor: Executor = LOCAL,
     ) -> npt.NDArray[np.bool_]:
         """Write the vector of texts[i] to out[i] (an array or a file); return which of
         them had to be computed.
 
         Vectors go to `out` batch by batch, so nothing holds all of them as Python
-        objects: at a million passages that would be gigabytes.
+        objects: at a million passages that would be gigabytes. Only the texts the cache
+        lacks reach `executor`, each once.
         """
-        keys = [cache_key(embedder.name, t) for t in texts]
         computed = np.zeros(len(texts), dtype=bool)
-        # key -> rows still waiting for it; cached keys are filled as they are read.
+        waiting = self._fill_cached(texts, out, embedder, computed)
+        unique_missing = list(waiting)
+        report = progress or (lambda done, total: None)
+        report(0, len(unique_missing))
+        missing_texts = [texts[rows[0]] for rows in waiting.values()]
+        done = 0
+        for block in executor.encode(missing_texts, embedder, batch_size):
+            fresh = np.ascontiguousarray(block, dtype=np.float32)
+            part = unique_missing[done : done + len(fresh)]
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(k, v.tobytes()) for k, v in zip(part, fresh, strict=True)],
+            )
+            self._conn.commit()
+            for key, vector in zip(part, fresh, strict=True):
+                put_rows(out, waiting[key], vector)
+            done += len(fresh)
+            report(done, len(unique_missing))
+        if done != len(unique_missing):
+            raise RuntimeError(f"{done} vectors came back for {len(unique_missing)} texts")
+        return computed
+
+    def _fill_cached(
+        self, texts: Sequence[str], out: Rows, embedder: Embedder, computed: npt.NDArray[np.bool_]
+    ) -> dict[str, list[int]]:
+        """Write the cached vectors to `out` and mark the rest in `computed`; return each
+        missing key with the rows waiting for it, in first-seen order."""
+        keys = [cache_key(embedder.name, t) for t in texts]
         waiting: dict[str, list[int]] = {}
         for start in range(0, len(keys), _BATCH):
             part = keys[start : start + _BATCH]
@@ -96,21 +126,4 @@ class EmbeddingCache:
                 else:
                     block[i] = np.frombuffer(blob, dtype=np.float32)
             write_rows(out, start, block)  # rows still waiting are filled below
-        unique_missing = list(waiting)
-        step = batch_size * 4
-        for start in range(0, len(unique_missing), step):
-            if progress:
-                progress(start, len(unique_missing))
-            part = unique_missing[start : start + step]
-            fresh = embedder.encode([texts[waiting[k][0]] for k in part], batch_size=batch_size)
-            fresh = np.asarray(fresh, dtype=np.float32)
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(k, v.tobytes()) for k, v in zip(part, fresh, strict=True)],
-            )
-            self._conn.commit()
-            for key, vector in zip(part, fresh, strict=True):
-                put_rows(out, waiting[key], vector)
-        if progress:
-            progress(len(unique_missing), len(unique_missing))
-        return computed
+        return waiting

@@ -1,0 +1,218 @@
+"""Parsing and embedding on a Ray cluster: `iomqa ingest --ray HOST:PORT`.
+
+Ray is an optional extra (`pip install -e '.[ray]'`), so this module imports it inside
+its functions only: the package imports, and local builds run, without it.
+
+- Parsing: one Ray task per file running `ingest.executor.parse_one`, the function a
+  local build runs, so a PDF is still read by a child process under `PdfLimits`. A task
+  lost with its worker or node is run again (`max_retries`).
+- Embedding: a Ray Data dataset of the texts the cache lacks, mapped in large blocks
+  through an actor pool, one model per actor loaded by `make_embedder` from the packaged
+  files. Ray Data restarts lost actors and recomputes lost blocks; blocks come back in
+  order, and each carries its row numbers so a misplaced one fails loudly.
+
+Nodes read corpus files and model files at the driver's paths: every node needs the
+corpus folder and the model cache at the same paths (one machine, or shared storage).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import ClusterError, ModelError
+from core.models import ModelSource
+from ingest.chunk import ChunkParams
+from ingest.embed import make_embedder
+from ingest.executor import Parsed, ParseJob, parse_one
+from ingest.pdf import PageProgress, PdfLimits
+from ingest.vectors import Embedder, Vectors
+
+log = logging.getLogger(__name__)
+
+EXTRA = "pip install -e '.[ray]'"
+# Texts per Ray Data block: large enough that shipping a block costs little next to
+# embedding it, small enough that a lost block is cheap to redo.
+BLOCK_TEXTS = 1024
+CONNECT_TIMEOUT_S = 3.0
+TASK_RETRIES = 3
+
+
+def import_ray() -> ModuleType:
+    """Ray, or a ClusterError that says how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ClusterError(f"Ray is not installed; install the extra: {EXTRA}") from exc
+    return ray
+
+
+def gcs_endpoint(address: str) -> tuple[str, int]:
+    """HOST:PORT of a cluster's head (its GCS) as a host and a port."""
+    host, _, port = address.strip().removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"Ray address {address!r}: expected HOST:PORT of the head node")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast: `ray.init` retries an absent head for a long time before giving up."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"Ray cluster at {host}:{port} is unreachable ({exc}); start its head "
+            "(`ray start --head`) or correct --ray / IOMQA_RAY_ADDRESS"
+        ) from exc
+
+
+def driver_ip(host: str) -> str | None:
+    """The address this driver registers under: the head's own when the head is on
+    loopback, so no traffic of a local cluster leaves loopback; else Ray's choice."""
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:  # a host name
+        return None
+
+
+def absolute(source: ModelSource) -> ModelSource:
+    """Workers do not run in the driver's folder: relative paths are resolved here."""
+    path = source.path.resolve() if source.path else None
+    return ModelSource(path, source.cache_dir.resolve())
+
+
+def _absolute_job(job: ParseJob) -> ParseJob:
+    """The job with its file's path resolved here, as for model paths."""
+    return ParseJob(replace(job.file, path=job.file.path.resolve()), job.doc_id)
+
+
+@contextmanager
+def ray_executor(
+    address: str, model: str, source: ModelSource, *, block_texts: int = BLOCK_TEXTS
+) -> Iterator[RayExecutor]:
+    """Connected to the cluster at `address` for the duration; nothing starts on an
+    unreachable or unusable cluster."""
+    ray = import_ray()
+    host, port = gcs_endpoint(address)
+    check_reachable(host, port)
+    try:
+        ray.init(
+            address=f"{host}:{port}",
+            _node_ip_address=driver_ip(host),
+            # Workers' output stays in the nodes' logs: `--json` prints only JSON.
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except Exception as exc:  # Ray raises several unrelated types for a bad cluster
+        raise ClusterError(f"cannot join the Ray cluster at {host}:{port}: {exc}") from exc
+    try:
+        yield RayExecutor(model, absolute(source), block_texts)
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """An `ingest.executor.Executor` on the cluster `ray.init` joined."""
+
+    model: str
+    source: ModelSource
+    block_texts: int = BLOCK_TEXTS
+
+    def parse(
+        self,
+        jobs: Sequence[ParseJob],
+        params: ChunkParams,
+        limits: PdfLimits,
+        on_pages: PageProgress | None = None,
+    ) -> Iterator[Parsed]:
+        """All files at once, side by side; results in order as they are ready. Page
+        progress stays on the nodes: the build counts whole documents."""
+        ray = import_ray()
+        task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(parse_one)
+        refs = [task.remote(_absolute_job(job), params, limits) for job in jobs]
+        for ref in refs:
+            with _cluster_errors(ray):
+                parsed: Parsed = ray.get(ref)
+            yield parsed
+
+    def encode(
+        self, texts: Sequence[str], embedder: Embedder, batch_size: int
+    ) -> Iterator[Vectors]:
+        if embedder.name != self.model:
+            raise ModelError(f"the cluster embeds with {self.model}, not {embedder.name}")
+        if not texts:
+            return
+        ray = import_ray()
+        with _cluster_errors(ray):
+            batches = self._dataset(ray, texts, batch_size)
+        done = 0
+        while True:
+            with _cluster_errors(ray):
+                batch = next(batches, None)
+            if batch is None:
+                return
+            rows = batch["row"]
+            if not np.array_equal(rows, np.arange(done, done + len(rows))):
+                raise ClusterError(f"vectors came back out of order at row {done}")
+            done += len(rows)
+            yield np.asarray(batch["vector"], dtype=np.float32)
+
+    def _dataset(
+        self, ray: ModuleType, texts: Sequence[str], batch_size: int
+    ) -> Iterator[dict[str, npt.NDArray[Any]]]:
+        """The texts' vectors as an iterator of blocks, in row order."""
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False  # the build reports progress itself
+        items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+        actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        dataset = ray.data.from_items(
+            items, override_num_blocks=math.ceil(len(items) / self.block_texts)
+        ).map_batches(
+            Encoder,
+            fn_constructor_args=(self.model, self.source, batch_size),
+            batch_size=None,  # a whole block per call
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+            num_cpus=1,
+            # One CPU per actor, so one model thread: more would fight over the cores.
+            runtime_env={"env_vars": {"IOMQA_MODEL_THREADS": "1"}},
+        )
+        batches: Iterator[dict[str, npt.NDArray[Any]]] = iter(
+            dataset.iter_batches(batch_size=None, batch_format="numpy")
+        )
+        return batches
+
+
+@contextmanager
+def _cluster_errors(ray: ModuleType) -> Iterator[None]:
+    """The cluster's failures that outlast Ray's own retries, as a ClusterError."""
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        raise ClusterError(f"the Ray cluster failed: {exc}") from exc
+
+
+class Encoder:
+    """A Ray Data actor: one model, loaded once from the packaged files."""
+
+    def __init__(self, model: str, source: ModelSource, batch_size: int) -> None:
+        self._embedder = make_embedder(model, source)
+        self._batch_size = batch_size
+
+    def __call__(self, batch: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+        texts = [str(t) for t in batch["text"]]
+        vectors = self._embedder.encode(texts, batch_size=self._batch_size)
+        return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32)}
