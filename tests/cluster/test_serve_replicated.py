@@ -3,7 +3,9 @@ process does, and neither a generation switch nor a killed replica fails a reque
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -159,6 +161,29 @@ def test_two_replicas_answer_as_the_single_process_does(service: Service) -> Non
                 got = answer.json()
                 assert _ranking(got) == _ranking(expected)
                 assert got["confidence"] == expected["confidence"]
+
+
+def test_the_cluster_talks_over_loopback_only(service: Service, ray_cluster: LocalCluster) -> None:
+    pids = {service.process.pid}
+    for node in ray_cluster.nodes:
+        pids.update(node.tree_pids())
+    with SteadyClient(service.url):
+        time.sleep(2)
+        table = subprocess.run(["ss", "-tnp"], capture_output=True, text=True, check=True)
+    ours = [line for line in table.stdout.splitlines() if _pids(line) & pids]
+    assert ours, table.stdout
+    for line in ours:
+        local, peer = line.split()[3:5]
+        assert _loopback(local) and _loopback(peer), line
+
+
+def _pids(line: str) -> set[int]:
+    return {int(pid) for pid in re.findall(r"pid=(\d+)", line)}
+
+
+def _loopback(endpoint: str) -> bool:
+    host = endpoint.rsplit(":", 1)[0].strip("[]").removeprefix("::ffff:")
+    return ipaddress.ip_address(host).is_loopback
 
 
 def test_a_new_generation_reaches_every_replica_without_a_failed_request(
