@@ -24,12 +24,14 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -338,6 +340,26 @@ def _shut_down() -> None:
         log.exception("Serve did not shut down cleanly")
 
 
+def _check_proxy(host: str, port: int, timeout_s: float = 30.0) -> None:
+    """Serve's proxy answers where it was asked to. Serve already running on the cluster
+    keeps its own HTTP options (and proxy middlewares): an error then, not a service
+    quietly listening elsewhere."""
+    url = f"http://{host}:{port}/-/healthz"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise ClusterUnavailable(
+                f"Serve's HTTP proxy does not answer at {host}:{port}: was Serve already "
+                "running on this cluster with other HTTP options? (`serve status`)"
+            )
+        time.sleep(0.5)
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -373,6 +395,7 @@ def run(
         )
         rollout = Rollout(settings, replicas)
         rollout.deploy(version)
+        _check_proxy(host, port)
         log.warning("serving on http://%s:%d through Ray Serve", host, port)
         rollout.follow(version, stop)
     finally:
