@@ -99,13 +99,14 @@ class Replica:
         await asyncio.to_thread(holder.load, version)
         served = holder.current
         if served is None:  # nothing to answer with: let Serve replace this replica
-            raise ClusterUnavailable(holder.error or f"index {version} could not be loaded")
+            raise holder.unavailable()
         if served.version != version:
             log.error("kept serving %s: %s was refused", served.version, version)
 
     def check_health(self) -> None:
-        if self._holder().current is None:
-            raise ClusterUnavailable("no index loaded")
+        holder = self._holder()
+        if holder.current is None:
+            raise holder.unavailable()
 
 
 def _replayable(scope: Scope) -> bool:

@@ -3,6 +3,7 @@ the proxy's replay of lost requests, and running without Ray installed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -12,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
+from core.errors import IndexNotFound
 from core.settings import Settings
 from index.generations import current_version
 from service.app import create_app
 from service.reload import SearcherHolder
-from service.replicated import ClusterUnavailable, ReplayLostRequests, connect
+from service.replicated import ClusterUnavailable, ReplayLostRequests, Replica, connect
 from tests.conftest import build
 
 
@@ -44,6 +46,22 @@ def test_a_pinned_holder_serves_only_what_it_is_given(small_index: Settings) -> 
     assert holder.load(second) and holder.current.version == second
     assert holder.load("no-such-generation") is False
     assert holder.current.version == second  # a refused generation leaves the served one
+
+
+def test_a_replica_serves_the_generation_its_config_names(small_index: Settings) -> None:
+    version = current_version(small_index.index_dir)
+    replica = Replica(small_index)
+    app = create_app(small_index, replica="r1", pinned=True)
+    replica._app = app  # what __serve_build_asgi_app__ does inside Serve
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 503  # pinned: nothing until configured
+        with pytest.raises(IndexNotFound):
+            replica.check_health()
+        asyncio.run(replica.reconfigure({"generation": version}))
+        replica.check_health()
+        assert client.get("/health").json()["index_version"] == version
+        asyncio.run(replica.reconfigure({"generation": "no-such-generation"}))
+        assert client.get("/health").json()["index_version"] == version  # kept
 
 
 def _app(answers: list[tuple[int, bool]]) -> tuple[ReplayLostRequests, list[bytes]]:
