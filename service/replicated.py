@@ -289,7 +289,7 @@ def _verified(index_dir: Path, version: str) -> bool:
     try:
         generation = index_dir / GENERATIONS / version
         verify_files(generation, read_manifest(generation))
-    except IomqaError as exc:
+    except Exception as exc:  # unreadable counts as broken, as in SearcherHolder
         log.error("index %s refused, the replicas keep their generation: %s", version, exc)
         return False
     return True
@@ -320,10 +320,14 @@ class Rollout:
             latest = current_version(index_dir)
             if latest is None or latest in (served, refused):
                 continue
-            if _verified(index_dir, latest):
+            if not _verified(index_dir, latest):
+                refused = latest
+                continue
+            try:
                 self.deploy(latest)
                 served = latest
-            else:
+            except Exception:  # the driver outlives a failed rollout (`serve status` tells)
+                log.exception("rolling out index %s failed", latest)
                 refused = latest
 
 

@@ -8,6 +8,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +19,16 @@ from starlette.types import Receive, Scope, Send
 
 from core.errors import IndexNotFound
 from core.settings import Settings
-from index.generations import current_version
+from index.generations import GENERATIONS, current_version
 from service.app import create_app
 from service.reload import SearcherHolder
-from service.replicated import ClusterUnavailable, ReplayLostRequests, Replica, connect
+from service.replicated import (
+    ClusterUnavailable,
+    ReplayLostRequests,
+    Replica,
+    Rollout,
+    connect,
+)
 from tests.conftest import build
 
 
@@ -62,6 +72,47 @@ def test_a_replica_serves_the_generation_its_config_names(small_index: Settings)
         assert client.get("/health").json()["index_version"] == version
         asyncio.run(replica.reconfigure({"generation": "no-such-generation"}))
         assert client.get("/health").json()["index_version"] == version  # kept
+
+
+@dataclass(frozen=True)
+class RecordedRollout(Rollout):
+    """Records what it would deploy: the driver's loop without a cluster."""
+
+    deployed: list[str] = field(default_factory=list)
+
+    def deploy(self, version: str) -> None:
+        self.deployed.append(version)
+
+
+def test_the_driver_rolls_out_each_sound_new_generation(small_index: Settings) -> None:
+    first = current_version(small_index.index_dir)
+    assert first is not None
+    settings = small_index.model_copy(update={"reload_interval": 0.05})
+    rollout = RecordedRollout(settings, replicas=2)
+    stop = threading.Event()
+    driver = threading.Thread(target=rollout.follow, args=(first, stop))
+    driver.start()
+    try:
+        (small_index.corpus_dir / "gamma.md").write_text("# Gamma\n\nBorder data in Gamma.\n")
+        second = build(small_index).index_version
+        _until(lambda: rollout.deployed == [second])
+        (small_index.corpus_dir / "delta.md").write_text("# Delta\n\nVisas in Delta.\n")
+        third = build(small_index).index_version
+        assert third is not None
+        (small_index.index_dir / GENERATIONS / third / "manifest.json").write_text("{}")
+        time.sleep(0.5)
+        assert rollout.deployed == [second]  # broken: refused
+        assert driver.is_alive()
+    finally:
+        stop.set()
+        driver.join()
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def _app(answers: list[tuple[int, bool]]) -> tuple[ReplayLostRequests, list[bytes]]:
