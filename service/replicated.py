@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import IndexNotFound, IomqaError
+from core.errors import ClusterError, IndexNotFound
 from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest, verify_files
@@ -66,7 +66,7 @@ PROXY_ENVIRONMENT = {
 }
 
 
-class ClusterUnavailable(IomqaError):
+class ClusterUnavailable(ClusterError):
     """No Ray cluster to serve on: not installed, or not reachable."""
 
 
