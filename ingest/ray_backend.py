@@ -41,9 +41,12 @@ from ingest.vectors import Embedder, Vectors
 log = logging.getLogger(__name__)
 
 EXTRA = "pip install -e '.[ray]'"
-# Texts per Ray Data block: large enough that shipping a block costs little next to
-# embedding it, small enough that a lost block is cheap to redo.
+# Texts per Ray Data block at most: large enough that shipping a block costs little next
+# to embedding it, small enough that a lost block is cheap to redo.
 BLOCK_TEXTS = 1024
+# Blocks per actor at least, of about equal length in characters: passages are ten times
+# longer than sentences, and blocks of equal counts leave one actor with all of them.
+BLOCKS_PER_ACTOR = 4
 CONNECT_TIMEOUT_S = 3.0
 TASK_RETRIES = 3
 
@@ -176,16 +179,17 @@ class RayExecutor:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False  # the build reports progress itself
-        items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        dataset = ray.data.from_items(
-            items, override_num_blocks=math.ceil(len(items) / self.block_texts)
-        ).map_batches(
+        bounds = block_bounds([len(t) for t in texts], self.block_texts, actors * BLOCKS_PER_ACTOR)
+        dataset = ray.data.from_arrow(_blocks(texts, bounds)).map_batches(
             Encoder,
             fn_constructor_args=(self.model, self.source, batch_size),
-            batch_size=None,  # a whole block per call
+            batch_size=None,  # one block per call
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+            # A fixed pool, one actor per CPU: an autoscaling pool starts with one actor
+            # and a build is over before it grows.
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
             # One CPU per actor, so one model thread: more would fight over the cores.
             runtime_env={"env_vars": {"IOMQA_MODEL_THREADS": "1"}},
@@ -194,6 +198,37 @@ class RayExecutor:
             dataset.iter_batches(batch_size=None, batch_format="numpy")
         )
         return batches
+
+
+def block_bounds(lengths: Sequence[int], max_texts: int, blocks: int) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) row ranges of about equal total length, `blocks` of them
+    unless `max_texts` texts per block asks for more."""
+    budget = max(1, math.ceil(sum(lengths) / max(1, blocks)))
+    bounds: list[tuple[int, int]] = []
+    start = filled = 0
+    for row, length in enumerate(lengths):
+        filled += length
+        if filled >= budget or row + 1 - start == max_texts:
+            bounds.append((start, row + 1))
+            start, filled = row + 1, 0
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
+
+
+def _blocks(texts: Sequence[str], bounds: Sequence[tuple[int, int]]) -> list[Any]:
+    """The texts with their row numbers as one Arrow table per block."""
+    import pyarrow as pa  # comes with Ray Data, so optional too
+
+    return [
+        pa.table(
+            {
+                "row": pa.array(range(start, stop), pa.int64()),
+                "text": pa.array(texts[start:stop], pa.string()),
+            }
+        )
+        for start, stop in bounds
+    ]
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from ingest.executor import LOCAL, Parsed, ParseFailure, ParseJob
 from ingest.pdf import PageProgress, PdfLimits
 from ingest.ray_backend import (
     absolute,
+    block_bounds,
     check_reachable,
     driver_ip,
     gcs_endpoint,
@@ -165,3 +166,15 @@ def test_model_paths_are_resolved_for_the_workers() -> None:
     source = absolute(ModelSource(Path("models/minilm"), Path("var/models")))
     assert source.path == Path.cwd() / "models/minilm"
     assert source.cache_dir == Path.cwd() / "var/models"
+
+
+def test_blocks_share_the_characters_not_the_counts() -> None:
+    # Five long passages, then twenty short sentences, for four blocks.
+    bounds = block_bounds([10] * 5 + [1] * 20, max_texts=1024, blocks=4)
+    assert bounds == [(0, 2), (2, 4), (4, 13), (13, 25)]
+
+
+def test_blocks_cover_every_row_once_and_hold_at_most_max_texts() -> None:
+    assert block_bounds([1] * 10, max_texts=3, blocks=1) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert block_bounds([], max_texts=3, blocks=4) == []
+    assert block_bounds([0, 0], max_texts=5, blocks=2) == [(0, 2)]

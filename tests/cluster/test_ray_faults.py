@@ -45,6 +45,8 @@ def test_a_build_survives_losing_a_node(own_cluster: LocalCluster, tmp_path: Pat
     second = own_cluster.nodes[1]
     killed: list[tuple[int, int]] = []
 
+    # One CPU per node and one actor per CPU: the second node holds an actor and its
+    # queued blocks when its raylet goes.
     def progress(stage: str, done: int, total: int) -> None:
         raylet = second.raylet_pid()
         if stage == "embed" and 0 < done < total and not killed and raylet is not None:
