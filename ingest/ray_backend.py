@@ -180,6 +180,8 @@ class RayExecutor:
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False  # the build reports progress itself
         logging.getLogger("ray.data").setLevel(logging.WARNING)
+        # ... and would say so on every build.
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
         bounds = block_bounds([len(t) for t in texts], self.block_texts, actors * BLOCKS_PER_ACTOR)
         dataset = ray.data.from_arrow(_blocks(texts, bounds)).map_batches(

@@ -107,5 +107,7 @@ def test_an_unreachable_cluster_is_a_clear_error_and_publishes_nothing(tmp_path:
     assert done.returncode == 2
     assert f"Ray cluster at {address} is unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+    from_settings = iomqa("ingest", env={**env, "IOMQA_RAY_ADDRESS": address})
+    assert from_settings.returncode == 2 and "unreachable" in from_settings.stderr
     assert current_version(index_dir) == served
     assert [p.name for p in (index_dir / GENERATIONS).iterdir()] == [served]
