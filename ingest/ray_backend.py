@@ -183,15 +183,17 @@ class RayExecutor:
         # ... and would say so on every build.
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # CPUs that other work (replicas of `iomqa serve --ray`) holds get no actor at first.
+        free = min(actors, max(1, int(ray.available_resources().get("CPU", 0))))
         bounds = block_bounds([len(t) for t in texts], self.block_texts, actors * BLOCKS_PER_ACTOR)
         dataset = ray.data.from_arrow(_blocks(texts, bounds)).map_batches(
             Encoder,
             fn_constructor_args=(self.model, self.source, batch_size),
             batch_size=None,  # one block per call
             batch_format="numpy",
-            # A fixed pool, one actor per CPU: an autoscaling pool starts with one actor
-            # and a build is over before it grows.
-            compute=ray.data.ActorPoolStrategy(size=actors),
+            # As many actors as free CPUs from the start (a pool that starts with one
+            # grows too late for a build), up to one per CPU of the cluster.
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=free),
             num_cpus=1,
             # One CPU per actor, so one model thread: more would fight over the cores.
             runtime_env={"env_vars": {"IOMQA_MODEL_THREADS": "1"}},
