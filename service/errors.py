@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from core.errors import (
+    ClusterError,
     CorpusError,
     DocumentError,
     IndexCorrupt,
@@ -42,6 +43,7 @@ STATUS: dict[type[IomqaError], int] = {
     IndexNotFound: 503,
     IndexCorrupt: 503,
     ModelError: 503,
+    ClusterError: 503,  # the cluster behind the service, not the client, is at fault
 }
 UNEXPECTED = 500
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from core.errors import (
+    ClusterError,
     CorpusError,
     DocumentError,
     IndexCorrupt,
@@ -85,6 +86,7 @@ def assert_error_shape(body: dict[str, Any]) -> None:
         (IndexNotFound("no index"), 503),
         (IndexCorrupt("dense.faiss does not match the manifest"), 503),
         (ModelError("model folder missing"), 503),
+        (ClusterError("the Ray cluster failed"), 503),
         (IomqaError("an error no status was chosen for"), 500),
     ],
 )
