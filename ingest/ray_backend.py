@@ -17,10 +17,8 @@ corpus folder and the model cache at the same paths (one machine, or shared stor
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.cluster import import_ray, join
 from core.errors import ClusterError, ModelError
 from core.models import ModelSource
 from ingest.chunk import ChunkParams
@@ -40,53 +39,13 @@ from ingest.vectors import Embedder, Vectors
 
 log = logging.getLogger(__name__)
 
-EXTRA = "pip install -e '.[ray]'"
 # Texts per Ray Data block at most: large enough that shipping a block costs little next
 # to embedding it, small enough that a lost block is cheap to redo.
 BLOCK_TEXTS = 1024
 # Blocks per actor at least, of about equal length in characters: passages are ten times
 # longer than sentences, and blocks of equal counts leave one actor with all of them.
 BLOCKS_PER_ACTOR = 4
-CONNECT_TIMEOUT_S = 3.0
 TASK_RETRIES = 3
-
-
-def import_ray() -> ModuleType:
-    """Ray, or a ClusterError that says how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ClusterError(f"Ray is not installed; install the extra: {EXTRA}") from exc
-    return ray
-
-
-def gcs_endpoint(address: str) -> tuple[str, int]:
-    """HOST:PORT of a cluster's head (its GCS) as a host and a port."""
-    host, _, port = address.strip().removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ClusterError(f"Ray address {address!r}: expected HOST:PORT of the head node")
-    return host.strip("[]"), int(port)
-
-
-def check_reachable(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Fail fast: `ray.init` retries an absent head for a long time before giving up."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise ClusterError(
-            f"Ray cluster at {host}:{port} is unreachable ({exc}); start its head "
-            "(`ray start --head`) or correct --ray / IOMQA_RAY_ADDRESS"
-        ) from exc
-
-
-def driver_ip(host: str) -> str | None:
-    """The address this driver registers under: the head's own when the head is on
-    loopback, so no traffic of a local cluster leaves loopback; else Ray's choice."""
-    try:
-        return host if ipaddress.ip_address(host).is_loopback else None
-    except ValueError:  # a host name
-        return None
 
 
 def absolute(source: ModelSource) -> ModelSource:
@@ -106,19 +65,7 @@ def ray_executor(
 ) -> Iterator[RayExecutor]:
     """Connected to the cluster at `address` for the duration; nothing starts on an
     unreachable or unusable cluster."""
-    ray = import_ray()
-    host, port = gcs_endpoint(address)
-    check_reachable(host, port)
-    try:
-        ray.init(
-            address=f"{host}:{port}",
-            _node_ip_address=driver_ip(host),
-            # Workers' output stays in the nodes' logs: `--json` prints only JSON.
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
-    except Exception as exc:  # Ray raises several unrelated types for a bad cluster
-        raise ClusterError(f"cannot join the Ray cluster at {host}:{port}: {exc}") from exc
+    ray = join(address)
     try:
         yield RayExecutor(model, absolute(source), block_texts)
     finally:

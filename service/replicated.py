@@ -18,7 +18,6 @@ talk to a cluster import it (inside, so `iomqa` runs where Ray is not installed)
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -36,6 +35,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.cluster import join
 from core.errors import ClusterError, IndexNotFound
 from core.settings import Settings
 from index.generations import GENERATIONS, current_version
@@ -49,7 +49,6 @@ from service.reload import SearcherHolder
 log = logging.getLogger(__name__)
 
 APP_NAME = "iomqa"
-RAY_MISSING = "Ray is not installed: serving on a cluster needs the extra, pip install -e '.[ray]'"
 # Read-only POSTs: sending one twice does no harm, so a lost one may be sent again.
 READ_ONLY_POSTS = frozenset({"/ask"})
 REPLAY_ATTEMPTS = 3
@@ -239,50 +238,6 @@ def application(settings: Settings, replicas: int, version: str, code_version: s
     return pinned.bind(settings)
 
 
-def _reachable(address: str, timeout_s: float = 5.0) -> tuple[str, int]:
-    """The cluster's head as (host, port), once its port answers; else ClusterUnavailable
-    at once (ray.init would retry for a minute before giving up)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ClusterUnavailable(f"Ray address {address!r} is not HOST:PORT (the head's GCS)")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ClusterUnavailable(
-            f"no Ray cluster answers at {address}: {exc} (is the head running? "
-            "check --ray / IOMQA_RAY_ADDRESS)"
-        ) from exc
-    return host, int(port)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
-    except (OSError, ValueError):
-        return False
-
-
-def connect(address: str) -> None:
-    """Join the cluster as a driver; on a loopback cluster the driver stays on loopback."""
-    try:
-        import ray  # inside: only `--ray` needs Ray
-    except ImportError as exc:
-        raise ClusterUnavailable(RAY_MISSING) from exc
-    host, _ = _reachable(address)
-    # Pinned to the head's loopback address: else Ray advertises the driver under the
-    # machine's network address and cluster traffic to it would leave loopback.
-    node_ip = socket.gethostbyname(host) if _is_loopback(host) else None
-    try:
-        ray.init(
-            address=address,
-            _node_ip_address=node_ip,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-        )
-    except Exception as exc:  # Ray's own errors vary by release; all mean no cluster
-        raise ClusterUnavailable(f"could not join the Ray cluster at {address}: {exc}") from exc
-
-
 def _verified(index_dir: Path, version: str) -> bool:
     """The generation's files match its manifest: checked once here, so a broken one is
     never handed to the replicas (a new replica could not start on it)."""
@@ -387,7 +342,7 @@ def run(
     if version is None:
         raise IndexNotFound(f"no index in {settings.index_dir}: build one with `iomqa ingest`")
     logs.configure_logging(settings.log_level)
-    connect(address)
+    join(address)  # before anything starts: an unusable cluster fails here
     import ray  # inside: this module imports without Ray
     from ray import serve
 

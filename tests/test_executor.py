@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.cluster import check_reachable, driver_ip, gcs_endpoint, import_ray
 from core.errors import ClusterError
 from core.models import ModelSource
 from index.build import BuildConfig, build_index
@@ -18,15 +19,7 @@ from ingest.chunk import ChunkParams
 from ingest.embed import HashingEmbedder
 from ingest.executor import LOCAL, Parsed, ParseFailure, ParseJob
 from ingest.pdf import PageProgress, PdfLimits
-from ingest.ray_backend import (
-    absolute,
-    block_bounds,
-    check_reachable,
-    driver_ip,
-    gcs_endpoint,
-    import_ray,
-    ray_executor,
-)
+from ingest.ray_backend import absolute, block_bounds, ray_executor
 from ingest.vectors import Embedder, Vectors
 from iomqa.bench.ray_cluster import free_port
 from tests.cluster.generation import assert_same_generation
@@ -141,6 +134,7 @@ def test_a_loopback_head_pins_the_driver_to_loopback() -> None:
     assert driver_ip("::1") == "::1"
     assert driver_ip("10.0.0.5") is None
     assert driver_ip("head.example") is None
+    assert driver_ip("localhost") == "127.0.0.1"  # a name is resolved first
 
 
 def test_an_unreachable_head_fails_fast() -> None:

@@ -17,18 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from core.errors import IndexNotFound
+from core.errors import ClusterError, IndexNotFound
 from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from service.app import create_app
 from service.reload import SearcherHolder
-from service.replicated import (
-    ClusterUnavailable,
-    ReplayLostRequests,
-    Replica,
-    Rollout,
-    connect,
-)
+from service.replicated import ReplayLostRequests, Replica, Rollout, run
 from tests.conftest import build
 
 
@@ -156,10 +150,12 @@ def test_what_is_not_sent_again(method: str, path: str, answers: list[tuple[int,
     assert len(bodies) == 1
 
 
-def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_ray_the_error_names_the_extra(
+    small_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    with pytest.raises(ClusterUnavailable, match=r"pip install -e '\.\[ray\]'"):
-        connect("127.0.0.1:6379")
+    with pytest.raises(ClusterError, match=r"pip install -e '\.\[ray\]'"):
+        run(small_index, "127.0.0.1:6379", 1, "127.0.0.1", 8000, stop=threading.Event())
 
 
 def test_the_cli_imports_without_ray() -> None:

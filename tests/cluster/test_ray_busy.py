@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.cluster import import_ray
 from core.models import ModelSource
 from index.build import BuildConfig, build_index
 from ingest.embed import HashingEmbedder
-from ingest.ray_backend import import_ray, ray_executor
+from ingest.ray_backend import ray_executor
 from iomqa.bench.ray_cluster import LocalCluster
 from tests.conftest import FAKE_MODEL, write_small_corpus
 
