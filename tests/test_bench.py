@@ -1,10 +1,17 @@
 """Benchmark plumbing: statistics, the Markdown section, and the scale run on tiny sizes."""
 
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
 from core.settings import Settings
 from index.generations import GENERATIONS, current_version
 from ingest.embed import HashingEmbedder
 from iomqa.bench import query, scale
 from iomqa.bench import workers as workers_bench
+from iomqa.bench.client import Connection
 from iomqa.bench.report import BEGIN, END, markdown, splice
 from iomqa.bench.stats import percentile
 
@@ -196,8 +203,49 @@ def test_workers_section_gives_each_level_its_share_of_capacity() -> None:
         "p99_ms": 90.0,
         "capacity_qps": 200.0,
         "share": 0.8,
+        "server_capacity_qps": 250.0,
+        "server_share": 0.64,
     }
-    w = {"cores": 2, "request_cpu_ms": {"fast": 10.0}, "target_share": 0.8, "rows": [row]}
+    w = {
+        "cores": 2,
+        "request_cpu_ms": {"fast": 10.0},
+        "server_cpu_ms": {"fast": 8.0},
+        "target_share": 0.8,
+        "rows": [row],
+    }
     section = markdown({"date": "d", "machine": "m", "model": "x", "passages": 1, "workers": w})
     assert "### Workers on one machine" in section and "fast 10.0 ms" in section
-    assert "| 2 | fast | 400 | 0 | 160.0 | 45.0 | 90.0 | 200.0 | 0.80 |" in section
+    assert "fast 8.0 ms" in section
+    assert "| 2 | fast | 400 | 0 | 160.0 | 45.0 | 90.0 | 200.0 | 0.80 | 250.0 | 0.64 |" in section
+
+
+def test_the_bench_client_keeps_one_connection_and_reopens_a_broken_one() -> None:
+    peers: list[tuple[str, int]] = []
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_POST(self) -> None:
+            peers.append(self.client_address)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Connection(f"http://127.0.0.1:{server.server_port}") as client:
+            assert client.post_json("/ask", {"q": 1}) == (200, b'{"q": 1}')
+            assert client.post_json("/ask", {"q": 2})[0] == 200
+            assert peers[0] == peers[1]  # the same connection both times
+            client._conn.sock.close()  # type: ignore[union-attr]  # broken under it
+            with pytest.raises((OSError, http.client.HTTPException)):
+                client.post_json("/ask", {"q": 3})
+            assert client.post_json("/ask", {"q": 4}) == (200, b'{"q": 4}')
+    finally:
+        server.shutdown()

@@ -4,12 +4,12 @@ same questions measured in the same run."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import httpx
 
 from core.models import BGE_MODEL, HASHING_PREFIX, split_model_spec
 from core.records import Mode
@@ -17,6 +17,7 @@ from core.settings import Settings
 from index.generations import current_generation
 from index.manifest import read_manifest
 from ingest.embed import make_embedder
+from iomqa.bench.client import Connection
 from iomqa.bench.server import running_server
 from iomqa.bench.stats import percentile
 from service.schemas import DEFAULT_TOP_K
@@ -94,17 +95,17 @@ def budget(levels: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def ask_once(client: httpx.Client, question: str, mode: str) -> Sample:
+def ask_once(client: Connection, question: str, mode: str) -> Sample:
     body = {"question": question, "top_k": DEFAULT_TOP_K, "mode": mode}
     started = time.perf_counter()
     try:
-        response = client.post("/ask", json=body)
+        status, data = client.post_json("/ask", body)
         took = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
+        if status != 200:
             return took, None
-        stages: Mapping[str, Any] = response.json()["stages"]
+        stages: Mapping[str, Any] = json.loads(data)["stages"]
         return took, stages
-    except (httpx.HTTPError, ValueError, KeyError):
+    except (OSError, http.client.HTTPException, ValueError, KeyError):
         return (time.perf_counter() - started) * 1000, None
 
 
@@ -114,7 +115,7 @@ def load_level(url: str, questions: Sequence[str], concurrency: int, mode: str) 
     queue = list(questions)
 
     def worker() -> None:
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with Connection(url) as client:
             while True:
                 with lock:
                     if not queue:
@@ -144,7 +145,7 @@ def _uncached_levels(
         levels = []
         for mode in MODES:
             # Warm-up: models loaded and their first runs paid before anything is timed.
-            with httpx.Client(base_url=url, timeout=60) as client:
+            with Connection(url) as client:
                 for q in questions[:10]:
                     ask_once(client, q, mode)
             levels += [load_level(url, asked, c, mode) for c in CONCURRENCY]
@@ -155,7 +156,7 @@ def _cached_level(
     settings: Settings, questions: Sequence[str], asked: Sequence[str]
 ) -> dict[str, Any]:
     with running_server(settings, IOMQA_RELOAD_INTERVAL="0", IOMQA_LOG_LEVEL="WARNING") as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with Connection(url) as client:
             for q in questions:
                 ask_once(client, q, Mode.PRECISE)
         return load_level(url, asked, 1, Mode.PRECISE)

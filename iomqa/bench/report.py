@@ -125,6 +125,7 @@ def stage_table(levels: list[dict[str, Any]]) -> list[str]:
 
 def workers_section(w: dict[str, Any]) -> list[str]:
     costs = ", ".join(f"{mode} {ms:.1f} ms" for mode, ms in w["request_cpu_ms"].items())
+    server = ", ".join(f"{mode} {ms:.1f} ms" for mode, ms in w.get("server_cpu_ms", {}).items())
     lines = [
         "### Workers on one machine",
         "",
@@ -132,18 +133,20 @@ def workers_section(w: dict[str, Any]) -> list[str]:
         "questions, answer cache off; the load generator runs on the same cores. Capacity "
         f"is what {w['cores']} cores compute running requests back to back: the cost of "
         "one request (its p50 latency with every model on one thread, one request at a "
-        f"time: {costs}) into the cores. Target: at least {w['target_share']:.1f} of it "
-        "with one worker per core.",
+        f"time: {costs}) into the cores. Server capacity counts only the server's own "
+        f"steps (encode, search, rerank: {server}), so HTTP and JSON count against it. "
+        f"Target: at least {w['target_share']:.1f} with one worker per core.",
         "",
         "| workers | mode | requests | errors | queries/s | p50 ms | p99 ms | capacity q/s "
-        "| share |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| share | server capacity q/s | server share |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in w["rows"]:
         lines.append(
             f"| {r['workers']} | {r['mode']} | {r['requests']} | {r['errors']} "
             f"| {r['throughput_qps']:.1f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} "
-            f"| {r['capacity_qps']:.1f} | {r['share']:.2f} |"
+            f"| {r['capacity_qps']:.1f} | {r['share']:.2f} "
+            f"| {r.get('server_capacity_qps', 0.0):.1f} | {r.get('server_share', 0.0):.2f} |"
         )
     return [*lines, ""]
 
