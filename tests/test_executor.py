@@ -21,7 +21,7 @@ from ingest.executor import LOCAL, Parsed, ParseFailure, ParseJob
 from ingest.pdf import PageProgress, PdfLimits
 from ingest.ray_backend import absolute, block_bounds, ray_executor
 from ingest.vectors import Embedder, Vectors
-from iomqa.bench.ray_cluster import free_port
+from iomqa.bench.server import free_port
 from tests.cluster.generation import assert_same_generation
 from tests.conftest import write_small_corpus
 

@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iomqa.bench.report import splice
+from iomqa.bench.server import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -72,12 +72,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.total.failures == 0 and self.reloaded_version is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def health(url: str) -> dict[str, object] | None:

@@ -18,7 +18,7 @@ from index.generations import current_generation
 from index.manifest import read_manifest
 from ingest.embed import make_embedder
 from iomqa.bench.client import Connection
-from iomqa.bench.server import running_server
+from iomqa.bench.server import measuring_server, running_server
 from iomqa.bench.stats import percentile
 from service.schemas import DEFAULT_TOP_K
 
@@ -134,20 +134,20 @@ def load_level(url: str, questions: Sequence[str], concurrency: int, mode: str) 
     return summarise(mode, concurrency, samples, time.perf_counter() - started)
 
 
+def warm_up(url: str, questions: Sequence[str], mode: str) -> None:
+    """Models loaded and their first runs paid before anything is timed."""
+    with Connection(url) as client:
+        for q in questions[:10]:
+            ask_once(client, q, mode)
+
+
 def _uncached_levels(
     settings: Settings, questions: Sequence[str], asked: Sequence[str]
 ) -> list[dict[str, Any]]:
-    # Every measured request searches: with the answer cache on, the second round would
-    # be answered from memory.
-    with running_server(
-        settings, IOMQA_ANSWER_CACHE="0", IOMQA_RELOAD_INTERVAL="0", IOMQA_LOG_LEVEL="WARNING"
-    ) as url:
+    with measuring_server(settings) as url:
         levels = []
         for mode in MODES:
-            # Warm-up: models loaded and their first runs paid before anything is timed.
-            with Connection(url) as client:
-                for q in questions[:10]:
-                    ask_once(client, q, mode)
+            warm_up(url, questions, mode)
             levels += [load_level(url, asked, c, mode) for c in CONCURRENCY]
         return levels
 

@@ -14,13 +14,14 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from iomqa.bench.server import free_port
 
 READY = "Ray runtime started"
 # Without it a stopping node waits for its tasks to drain: 30 s by default.
@@ -82,13 +83,6 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_local_cluster(

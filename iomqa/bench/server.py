@@ -9,17 +9,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import httpx
 
 from core.settings import Settings
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `host` now (a loopback address, for the benches)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+# What a measured server runs with: every request searches (no answer cache, else a
+# repeated question is answered from memory), nothing reloads or logs mid-measure.
+MEASURING = {"IOMQA_ANSWER_CACHE": "0", "IOMQA_RELOAD_INTERVAL": "0", "IOMQA_LOG_LEVEL": "WARNING"}
+
+
+def measuring_server(settings: Settings, **env: str) -> AbstractContextManager[str]:
+    """`running_server` set up for measuring; `env` adds to MEASURING or overrides it."""
+    return running_server(settings, 120, **{**MEASURING, **env})
 
 
 @contextmanager

@@ -16,15 +16,12 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from core.records import Mode
 from core.settings import Settings
-from iomqa.bench.client import Connection
-from iomqa.bench.query import MODES, ask_once, load_level
-from iomqa.bench.server import running_server
+from iomqa.bench.query import MODES, load_level, warm_up
+from iomqa.bench.server import measuring_server
 
 WORKERS = (1, 2)
 CONCURRENCY = 8
-STARTUP_S = 120.0
 TARGET_SHARE = 0.8  # of the capacity, at concurrency 8, with one worker per core
 
 
@@ -34,15 +31,7 @@ def capacity_qps(cores: int, request_cpu_ms: float) -> float:
 
 
 def _server(settings: Settings, workers: int, **env: str) -> AbstractContextManager[str]:
-    # Every request searches (no answer cache); nothing reloads or logs mid-measure.
-    quiet = {"IOMQA_ANSWER_CACHE": "0", "IOMQA_RELOAD_INTERVAL": "0", "IOMQA_LOG_LEVEL": "WARNING"}
-    return running_server(settings, STARTUP_S, IOMQA_WORKERS=str(workers), **quiet, **env)
-
-
-def _warm(url: str, questions: Sequence[str], mode: Mode) -> None:
-    with Connection(url) as client:
-        for q in questions[:10]:
-            ask_once(client, q, mode)
+    return measuring_server(settings, IOMQA_WORKERS=str(workers), **env)
 
 
 def request_cpu_ms(settings: Settings, questions: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -52,7 +41,7 @@ def request_cpu_ms(settings: Settings, questions: Sequence[str]) -> dict[str, di
     costs: dict[str, dict[str, float]] = {"request": {}, "server": {}}
     with _server(settings, 1, IOMQA_MODEL_THREADS="1") as url:
         for mode in MODES:
-            _warm(url, questions, mode)
+            warm_up(url, questions, mode)
             level = load_level(url, questions, 1, mode)
             costs["request"][str(mode)] = level["p50_ms"]
             costs["server"][str(mode)] = level["total_p50_ms"]
@@ -90,7 +79,7 @@ def run(
     for n in workers:
         with _server(settings, n) as url:
             for mode in MODES:
-                _warm(url, questions, mode)
+                warm_up(url, questions, mode)
                 level = load_level(url, asked, CONCURRENCY, mode)
                 rows.append(_row(n, str(mode), level, cores, costs))
     return {

@@ -16,7 +16,8 @@ from core.models import DEFAULT_MODEL, ModelSource
 from index.build import BuildConfig, build_index
 from index.generations import GENERATIONS, current_version
 from ingest.embed import make_embedder
-from iomqa.bench.ray_cluster import LocalCluster, free_port
+from iomqa.bench.ray_cluster import LocalCluster
+from iomqa.bench.server import free_port
 from tests.cluster.generation import assert_same_generation, cached_vectors, iomqa
 from tests.conftest import CORPUS, FAKE_MODEL, write_small_corpus
 

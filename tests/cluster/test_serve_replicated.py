@@ -23,7 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from iomqa.bench.ray_cluster import LocalCluster, free_port
+from iomqa.bench.ray_cluster import LocalCluster
+from iomqa.bench.server import free_port
 from service.app import create_app
 from tests.conftest import CORPUS, FAKE_MODEL, build, write_small_corpus
 
