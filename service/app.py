@@ -40,9 +40,8 @@ def create_app(
         responses=INVALID,
     )
     app.state.settings = settings = settings or get_settings()
-    app.state.replica = name = ReplicaName(replica)
     app.state.pinned = pinned
-    app.state.metrics = Metrics(lambda: getattr(app.state, "holder", None), name)
+    app.state.metrics = Metrics(lambda: getattr(app.state, "holder", None), ReplicaName(replica))
     add_middleware(app, settings, app.state.metrics)
     install_error_handlers(app)
     for router in ROUTERS:

@@ -10,11 +10,22 @@ import os
 import socket
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class ReplicaName:
     def __init__(self, name: str | None = None) -> None:
         self._name = name
+        self._found: tuple[int, str] = (0, "")  # (pid, its name): one assignment, thread-safe
 
     def __str__(self) -> str:
-        # Read at each use, not at construction: uvicorn workers and Serve replicas build
-        # or unpickle the app in one process and serve it in another.
-        return self._name or f"{socket.gethostname()}:{os.getpid()}"
+        if self._name:
+            return self._name
+        # Found in the process that serves, not the one that built the app (uvicorn workers
+        # and Serve replicas build or unpickle it elsewhere); once per process, not per
+        # request.
+        pid, process = self._found
+        if pid != os.getpid():
+            pid, process = self._found = os.getpid(), this_process()
+        return process

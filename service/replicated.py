@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -42,6 +40,7 @@ from index.generations import GENERATIONS, current_version
 from index.manifest import read_manifest, verify_files
 from service import logs
 from service.app import create_app
+from service.identity import this_process
 from service.lifespan import SEARCH_THREADS
 from service.middleware import REPLICA_HEADER
 from service.reload import SearcherHolder
@@ -66,7 +65,8 @@ PROXY_ENVIRONMENT = {
 
 
 class ClusterUnavailable(ClusterError):
-    """No Ray cluster to serve on: not installed, or not reachable."""
+    """The cluster was joined but Serve cannot serve there as asked (its HTTP proxy does
+    not answer at the address given)."""
 
 
 class Replica:
@@ -81,8 +81,7 @@ class Replica:
         from ray import serve  # inside: this module imports without Ray
 
         tag = serve.get_replica_context().replica_id.unique_id
-        name = f"{tag}@{socket.gethostname()}:{os.getpid()}"
-        self._app = create_app(self._settings, replica=name, pinned=True)
+        self._app = create_app(self._settings, replica=f"{tag}@{this_process()}", pinned=True)
         return self._app
 
     def _holder(self) -> SearcherHolder:
@@ -342,9 +341,8 @@ def run(
     if version is None:
         raise IndexNotFound(f"no index in {settings.index_dir}: build one with `iomqa ingest`")
     logs.configure_logging(settings.log_level)
-    join(address)  # before anything starts: an unusable cluster fails here
-    import ray  # inside: this module imports without Ray
-    from ray import serve
+    ray = join(address)  # before anything starts: an unusable cluster fails here
+    from ray import serve  # inside: this module imports without Ray
 
     stop = stop or _stop_on_signals()
     try:
