@@ -115,7 +115,9 @@ class Why:
     fused: float
     bonus: float = 0.0
     hints: tuple[str, ...] = ()
-    rerank_score: float | None = None  # the cross-encoder's logit; None when it did not read it
+    # The cross-encoder's logit (for the leading candidates, the mean of its two readings);
+    # None when it did not read the hit.
+    rerank_score: float | None = None
     rerank_rank: int | None = None  # its place among the candidates the cross-encoder read
 
 

@@ -177,3 +177,21 @@ def rerank_fusion(
     """
     probability = 1.0 / (1.0 + np.exp(-logits / temperature))
     return np.asarray(probability + weight * first_stage, dtype=np.float32)
+
+
+def mean_of_readings(
+    first: npt.NDArray[np.float32], second: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """The mean of two readings of each candidate, where both exist; the first alone after.
+
+    `second` reads the first len(second) candidates again, from another view of the same
+    passage. Scoring one document from several inputs and aggregating is how Dai &
+    Callan 2019 ("Deeper Text Understanding for IR with Contextual Neural Language
+    Modeling") let a BERT ranker read more than fits in one input (their SumP adds the
+    passages' scores); on an int8 model the mean also evens out part of the
+    quantisation noise of a single run.
+    """
+    read_twice = len(second)
+    combined = first.astype(np.float32, copy=True)
+    combined[:read_twice] = (first[:read_twice] + second) / 2
+    return combined

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from core.models import MS_MARCO_RERANKER, PackagedModel
 from core.records import Hit
-from index.fusion import rerank_fusion
+from index.fusion import mean_of_readings, rerank_fusion
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
 
 NO_RERANKER = "none"
@@ -22,16 +22,24 @@ NO_RERANKER = "none"
 DEPTH = 8  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
 SENTENCES = 3  # of each passage, its best, in reading order
+# The leading candidates are read a second time, whole: the best sentences are chosen by
+# the first stage and can miss the one that answers. Two candidates decide most first
+# places; each more costs about 25 ms (docs/experiments.md).
+WHOLE_DEPTH = 2
+WHOLE_TOKENS = 192  # 98% of this corpus's passages fit whole beside a 20-word question
 TEMPERATURE = 2.0
-FIRST_STAGE_WEIGHT = 2.0
+FIRST_STAGE_WEIGHT = 1.0
 
 
 class Reranker(Protocol):
     @property
     def name(self) -> str: ...
 
-    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """One relevance logit per text; higher is more relevant."""
+    def score(
+        self, question: str, texts: Sequence[str], max_tokens: int = MAX_TOKENS
+    ) -> npt.NDArray[np.float32]:
+        """One relevance logit per text, question and text cut to `max_tokens` together;
+        higher is more relevant."""
         ...
 
 
@@ -41,18 +49,27 @@ class CrossEncoder:
     def __init__(self, model: PackagedModel = MS_MARCO_RERANKER, threads: int = 0) -> None:
         folder = packaged_folder(model)
         self._name = model.model_id
-        self._tokenizer = unpadded_tokenizer(folder / "tokenizer.json", MAX_TOKENS, pairs=True)
+        # One tokenizer per input budget: truncation is a tokenizer setting, and changing
+        # it per call would race between requests served in parallel.
+        self._tokenizers = {
+            budget: unpadded_tokenizer(folder / "tokenizer.json", budget, pairs=True)
+            for budget in (MAX_TOKENS, WHOLE_TOKENS)
+        }
         self._session = onnx_session(folder / "model.onnx", threads)
 
     @property
     def name(self) -> str:
         return self._name
 
-    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def score(
+        self, question: str, texts: Sequence[str], max_tokens: int = MAX_TOKENS
+    ) -> npt.NDArray[np.float32]:
+        if max_tokens not in self._tokenizers:
+            raise ValueError(f"max_tokens {max_tokens}: use one of {sorted(self._tokenizers)}")
         # One pair per run. The int8 model quantises activations per run, over padding
         # too, so in a batch a passage's score would depend on its neighbours' lengths
         # (by up to half a logit); alone it is reproducible, and no faster to batch.
-        encodings = self._tokenizer.encode_batch([(question, t) for t in texts])
+        encodings = self._tokenizers[max_tokens].encode_batch([(question, t) for t in texts])
         logits = [self._session.run(None, dict(padded_batch([e])))[0][0, 0] for e in encodings]
         return np.array(logits, dtype=np.float32)
 
@@ -78,6 +95,25 @@ def rerank_text(hit: Hit) -> str:
     body = " … ".join(passage.text[h.start : h.end] for h in sorted(best, key=lambda h: h.start))
     body = body or passage.text
     return f"{passage.section[-1]}: {body}" if passage.section else body
+
+
+def whole_text(hit: Hit) -> str:
+    """The passage read whole: its innermost heading, then all of its text."""
+    passage = hit.passage
+    return f"{passage.section[-1]}: {passage.text}" if passage.section else passage.text
+
+
+def cross_encoder_logits(
+    reranker: Reranker, question: str, hits: Sequence[Hit]
+) -> npt.NDArray[np.float32]:
+    """One logit for each of the first DEPTH hits: its best sentences read, and for the
+    leading WHOLE_DEPTH the mean of that reading and of the whole passage's."""
+    candidates = hits[:DEPTH]
+    best = reranker.score(question, [rerank_text(h) for h in candidates])
+    whole = reranker.score(
+        question, [whole_text(h) for h in candidates[:WHOLE_DEPTH]], max_tokens=WHOLE_TOKENS
+    )
+    return mean_of_readings(best, whole)
 
 
 def reranked(hits: Sequence[Hit], logits: npt.NDArray[np.float32]) -> list[Hit]:

@@ -56,7 +56,7 @@ from index.hints import (
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
-from index.rerank import DEPTH, Reranker, rerank_text, reranked
+from index.rerank import DEPTH, Reranker, cross_encoder_logits, reranked
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
 from ingest.embed import make_embedder
@@ -210,7 +210,7 @@ class Searcher:
         ranked = time.perf_counter()
         hits, signals = first.hits, self._signals(question, first, k)
         if reranker is not None and hits:
-            logits = reranker.score(question, [rerank_text(h) for h in hits[:DEPTH]])
+            logits = cross_encoder_logits(reranker, question, hits)
             hits = reranked(hits, logits)
             signals = replace(signals, rerank=float(logits.max()))
         calibration = self._calibrations[Mode.PRECISE if reranker else Mode.FAST]

@@ -5,6 +5,7 @@ from index.fusion import (
     RRF_K,
     bm25_share,
     convex_fusion,
+    mean_of_readings,
     multi_granularity,
     reciprocal_rank_fusion,
 )
@@ -74,3 +75,11 @@ def test_bm25_share_ramps_with_keyword_evidence() -> None:
 def test_bm25_share_needs_an_ordered_ramp() -> None:
     with pytest.raises(ValueError):
         bm25_share(0.2, low=0.05, high=0.3, weak=0.3, strong=0.3)
+
+
+def test_a_second_reading_is_averaged_in_for_the_candidates_it_covers() -> None:
+    first = np.array([2.0, -4.0, 1.0], dtype=np.float32)
+    combined = mean_of_readings(first, np.array([4.0, 0.0], dtype=np.float32))
+    assert combined.tolist() == [3.0, -2.0, 1.0]
+    assert first.tolist() == [2.0, -4.0, 1.0]  # the first reading is left as it was
+    assert mean_of_readings(first, np.array([], dtype=np.float32)).tolist() == first.tolist()

@@ -9,7 +9,14 @@ import pytest
 from core.records import DocumentInfo, Filters, Highlight, Hit, Metadata, Mode, Passage, Why
 from core.settings import Settings
 from index import rerank
-from index.rerank import CrossEncoder, load_reranker, rerank_text, reranked
+from index.rerank import (
+    CrossEncoder,
+    cross_encoder_logits,
+    load_reranker,
+    rerank_text,
+    reranked,
+    whole_text,
+)
 from index.searcher import Searcher
 
 DOCUMENT = DocumentInfo("d", "d.md", "text", "0" * 64, Metadata(title="D"), 1, 3)
@@ -55,7 +62,7 @@ def test_the_real_model_puts_the_answer_first_among_equal_candidates(
 
 def test_both_stages_decide_and_unread_candidates_follow_on_the_same_scale() -> None:
     hits = [hit(1, "a", 0.6), hit(2, "b", 0.5), hit(3, "c", 0.2), hit(4, "d", 0.1)]
-    logits = np.array([-8.0, 8.0, 0.0], dtype=np.float32)  # the fourth was not read
+    logits = np.array([-2.0, 8.0, 0.0], dtype=np.float32)  # the fourth was not read
     ordered = reranked(hits, logits)
     assert [h.passage.passage_id for h in ordered] == ["p2", "p1", "p3", "p4"]
     assert [h.why.rerank_rank for h in ordered] == [1, 3, 2, None]
@@ -74,6 +81,36 @@ def test_the_cross_encoder_reads_the_heading_and_the_best_sentences_in_order() -
     h = Hit(**{**h.__dict__, "highlights": tuple(Highlight(a, b, s) for a, b, s in spans)})
     assert rerank_text(h) == "2. Findings: Second sentence. … Third sentence. … Fourth sentence."
     assert rerank_text(hit(2, "Just text.", 0.5)) == "Just text."
+    assert whole_text(h) == f"2. Findings: {text}"
+    assert whole_text(hit(2, "Just text.", 0.5)) == "Just text."
+
+
+def test_reading_the_leading_passage_whole_finds_an_answer_its_highlights_missed(
+    cross_encoder: CrossEncoder,
+) -> None:
+    question = "Which city is the capital of France?"
+    text = "France has a long history of trade. Paris is the capital of France."
+    missed = hit(1, text, 0.5)  # the first stage highlighted the wrong sentence
+    missed = Hit(**{**missed.__dict__, "highlights": (Highlight(0, 35, 0.9),)})
+    other = hit(2, "Berlin is the capital of Germany.", 0.5)
+    by_highlights = cross_encoder.score(question, [rerank_text(missed), rerank_text(other)])
+    both = cross_encoder_logits(cross_encoder, question, [missed, other])
+    assert both[0] > by_highlights[0] + 2
+    assert reranked([missed, other], both)[0].passage.passage_id == "p1"
+    assert reranked([missed, other], by_highlights)[0].passage.passage_id == "p2"
+
+
+def test_the_cross_encoder_reads_only_the_input_budgets_it_was_built_for(
+    cross_encoder: CrossEncoder,
+) -> None:
+    long = "Paris is the capital of France. " + "It has many museums. " * 60
+    cut, whole = (
+        cross_encoder.score("What is the capital of France?", [long], max_tokens=budget)[0]
+        for budget in (rerank.MAX_TOKENS, rerank.WHOLE_TOKENS)
+    )
+    assert cut != whole  # the longer budget reads more of the passage
+    with pytest.raises(ValueError, match="max_tokens 512"):
+        cross_encoder.score("anything", ["text"], max_tokens=512)
 
 
 class KeywordReranker:
@@ -87,7 +124,9 @@ class KeywordReranker:
     def name(self) -> str:
         return "keyword-reranker"
 
-    def score(self, question: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def score(
+        self, question: str, texts: Sequence[str], max_tokens: int = rerank.MAX_TOKENS
+    ) -> npt.NDArray[np.float32]:
         self.calls.append(len(texts))
         return np.array([9.0 if self.word in t else -9.0 for t in texts], dtype=np.float32)
 
@@ -102,8 +141,9 @@ def test_precise_mode_reranks_the_first_stage_and_fast_mode_does_not(
     assert spy.calls == [] and fast.stages.reranked == 0 and fast.stages.reranker is None
     deep = searcher.search(question, rerank.DEPTH, mode=Mode.FAST).hits
     precise = searcher.search(question, 3)
-    assert spy.calls == [len(deep)]
-    expected = reranked(deep, spy.score(question, [rerank_text(h) for h in deep]))[:3]
+    # Every candidate's best sentences, then the leading ones whole.
+    assert spy.calls == [len(deep), min(rerank.WHOLE_DEPTH, len(deep))]
+    expected = reranked(deep, cross_encoder_logits(spy, question, deep))[:3]
     assert [h.passage.passage_id for h in precise.hits] == [h.passage.passage_id for h in expected]
     assert [h.why.rerank_rank for h in precise.hits] == [h.why.rerank_rank for h in expected]
     assert [h.rank for h in precise.hits] == [1, 2, 3]
