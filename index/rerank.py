@@ -17,14 +17,13 @@ from index.fusion import mean_of_readings, rerank_fusion
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
 
 NO_RERANKER = "none"
-# Measured on the development set (docs/experiments.md): a plateau around 5–10 candidates,
-# 128 tokens and the passage's three best sentences; the centre of it is kept.
+# Measured on the development set (docs/experiments.md): a plateau around 5–10 candidates
+# and 128 tokens for the passage's highlighted sentences; the centre of it is kept.
 DEPTH = 8  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
-SENTENCES = 3  # of each passage, its best, in reading order
-# The leading candidates are read a second time, whole: the best sentences are chosen by
-# the first stage and can miss the one that answers. Two candidates decide most first
-# places; each more costs about 25 ms (docs/experiments.md).
+# The leading candidates are read a second time, whole: the highlights are chosen by the
+# first stage's sentence vectors and can miss the sentence that answers. Two candidates
+# decide most first places; each more costs about 25 ms (docs/experiments.md).
 WHOLE_DEPTH = 2
 WHOLE_TOKENS = 192  # 98% of this corpus's passages fit whole beside a 20-word question
 TEMPERATURE = 2.0
@@ -87,12 +86,14 @@ def load_reranker(name: str) -> Reranker | None:
 
 
 def rerank_text(hit: Hit) -> str:
-    """The passage as the cross-encoder reads it: its innermost heading, then its best
-    sentences in reading order. Whole passages overflow the token budget and bury the
-    answer; the highlighted sentences are the ones the first stage found closest."""
+    """The passage as the cross-encoder reads it: its innermost heading, then its
+    highlighted sentences in reading order (the best one, and the runner-up when nearly as
+    good). Read alone, whole passages bury the answer, and the next-best sentences after
+    the highlights only add noise (docs/experiments.md, rows 44 and 57)."""
     passage = hit.passage
-    best = sorted(hit.highlights, key=lambda h: -h.score)[:SENTENCES]
-    body = " … ".join(passage.text[h.start : h.end] for h in sorted(best, key=lambda h: h.start))
+    body = " … ".join(
+        passage.text[h.start : h.end] for h in sorted(hit.highlights, key=lambda h: h.start)
+    )
     body = body or passage.text
     return f"{passage.section[-1]}: {body}" if passage.section else body
 
@@ -106,7 +107,7 @@ def whole_text(hit: Hit) -> str:
 def cross_encoder_logits(
     reranker: Reranker, question: str, hits: Sequence[Hit]
 ) -> npt.NDArray[np.float32]:
-    """One logit for each of the first DEPTH hits: its best sentences read, and for the
+    """One logit for each of the first DEPTH hits: its highlights read, and for the
     leading WHOLE_DEPTH the mean of that reading and of the whole passage's."""
     candidates = hits[:DEPTH]
     best = reranker.score(question, [rerank_text(h) for h in candidates])
