@@ -201,6 +201,7 @@ class Stages:
     rerank_ms: float = 0.0
     reranked: int = 0  # candidates the cross-encoder read; 0 when it did not run
     reranker: str | None = None  # the cross-encoder's model id, when it ran
+    read_whole: int = 0  # of the candidates read, the leading ones it read again, whole
 
 
 @dataclass(frozen=True)

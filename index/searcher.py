@@ -56,7 +56,7 @@ from index.hints import (
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
-from index.rerank import DEPTH, Reranker, cross_encoder_logits, reranked
+from index.rerank import DEPTH, WHOLE_DEPTH, Reranker, cross_encoder_logits, reranked
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
 from ingest.embed import make_embedder
@@ -228,6 +228,7 @@ class Searcher:
                 rerank_ms=1000 * (time.perf_counter() - ranked) if reranker else 0.0,
                 reranked=min(DEPTH, len(first.hits)) if reranker else 0,
                 reranker=reranker.name if reranker else None,
+                read_whole=min(WHOLE_DEPTH, len(first.hits)) if reranker else 0,
             ),
         )
 

@@ -281,7 +281,11 @@ def ask(
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     _print_hits(result)
-    reranking = f"{stages.reranker} read {stages.reranked}" if stages.reranked else "no reranking"
+    reranking = (
+        f"{stages.reranker} read {stages.reranked} ({stages.read_whole} also whole)"
+        if stages.reranked
+        else "no reranking"
+    )
     err.print(f"{stages.mode}: {reranking}; {stages.total_ms:.1f} ms", style="dim")
 
 

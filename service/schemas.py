@@ -188,6 +188,11 @@ class StagesOut(BaseModel):
     reranker: str | None = Field(
         description="The cross-encoder's model id; null when it did not run"
     )
+    read_whole: int = Field(
+        ge=0,
+        description="Of the candidates read, the leading ones the cross-encoder read again, "
+        "whole; their rerank_score is the mean of both readings",
+    )
     encode_ms: float = Field(ge=0, description="Milliseconds to embed the question")
     first_stage_ms: float = Field(
         ge=0, description="Milliseconds of keyword and dense retrieval, fusion and highlights"

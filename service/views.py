@@ -72,6 +72,7 @@ def stages_out(stages: Stages, total_ms: float, *, cached: bool) -> StagesOut:
         mode=stages.mode,
         reranked=stages.reranked,
         reranker=stages.reranker,
+        read_whole=stages.read_whole,
         encode_ms=round(stages.encode_ms, 2),
         first_stage_ms=round(stages.first_stage_ms, 2),
         rerank_ms=round(stages.rerank_ms, 2),

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from core.records import Mode, SearchResult
 from core.settings import Settings
+from index import rerank
 from index.searcher import Searcher
 from iomqa.evaluation import service as evaluation_service
 from service.app import create_app
@@ -26,6 +27,7 @@ STAGE_FIELDS = {
     "mode",
     "reranked",
     "reranker",
+    "read_whole",
     "encode_ms",
     "first_stage_ms",
     "rerank_ms",
@@ -104,9 +106,10 @@ def assert_says_what_ran(body: dict[str, Any], mode: str) -> None:
     if stages["reranked"] == 0:
         # Nothing read by a cross-encoder: no model named, no time, no scores.
         assert stages["reranker"] is None and stages["rerank_ms"] == 0
+        assert stages["read_whole"] == 0
         assert all(w["rerank_score"] is None and w["rerank_rank"] is None for w in whys)
     else:
-        assert stages["reranker"]
+        assert stages["reranker"] and 0 <= stages["read_whole"] <= stages["reranked"]
         ranks = [w["rerank_rank"] for w in whys if w["rerank_rank"] is not None]
         assert ranks and len(set(ranks)) == len(ranks)
         assert all(1 <= r <= stages["reranked"] for r in ranks)
@@ -247,6 +250,7 @@ def test_the_cli_asks_precisely_unless_told_fast(cli_env: dict[str, str]) -> Non
     assert set(stages) == STAGE_FIELDS and stages["mode"] == "precise"
     # The configured cross-encoder (IOMQA_RERANKER, on by default) read the candidates.
     assert stages["reranked"] > 0 and stages["reranker"] == Settings().reranker
+    assert stages["read_whole"] == min(rerank.WHOLE_DEPTH, stages["reranked"])
     fast = iomqa("ask", "remittances bonus", "--mode", "fast", "--json", env=cli_env)
     assert fast.returncode == 0, fast.stderr
     stages = json.loads(fast.stdout)["stages"]

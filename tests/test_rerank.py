@@ -149,6 +149,8 @@ def test_precise_mode_reranks_the_first_stage_and_fast_mode_does_not(
     assert [h.rank for h in precise.hits] == [1, 2, 3]
     assert precise.stages.mode is Mode.PRECISE and precise.stages.reranker == "keyword-reranker"
     assert precise.stages.reranked == len(deep) and precise.stages.rerank_ms > 0
+    assert precise.stages.read_whole == min(rerank.WHOLE_DEPTH, len(deep))
+    assert fast.stages.read_whole == 0
     # Confidence reads the first stage, so both modes agree on it.
     assert precise.confidence == pytest.approx(fast.confidence)
 

@@ -160,6 +160,9 @@ def test_the_fast_ranking_round_trips_through_the_url(page: Page, server: str) -
     expect(page.locator("#stages")).to_contain_text("Ranking: precise")
     api = httpx.post(f"{server}/ask", json={"question": "remittances", "top_k": 10}).json()
     read = api["passages"][0]["why"]["rerank_rank"] is not None
+    whole = api["stages"]["read_whole"]
+    assert whole > 0  # the default cross-encoder read the leading candidates twice
+    expect(page.locator("#stages")).to_contain_text(f"{whole} also whole")
     assert ("Cross-encoder (reranker)" in why_rows(page)) == read
     assert "mode=" not in page.url  # the default stays out of links
     with page.expect_request("**/ask") as asked:

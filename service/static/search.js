@@ -201,7 +201,10 @@
   function stagesText(s) {
     const ms = (x) => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
     const steps = [`question ${ms(s.encode_ms)}`, `first stage ${ms(s.first_stage_ms)}`];
-    if (s.reranked) steps.push(`reranking ${s.reranked} candidates ${ms(s.rerank_ms)}`);
+    if (s.reranked) {
+      const whole = s.read_whole ? `, ${s.read_whole} also whole` : "";
+      steps.push(`reranking ${s.reranked} candidates${whole} ${ms(s.rerank_ms)}`);
+    }
     const what = s.reranked ? `reranked by ${s.reranker}` : "no reranking";
     return `Ranking: ${s.mode} (${what}) · ${steps.join(", ")}` +
       (s.cached ? ` · from the cache in ${ms(s.total_ms)}` : ` · ${ms(s.total_ms)} in all`);
