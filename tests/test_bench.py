@@ -60,6 +60,7 @@ def _stages(encode: float, first: float, rerank: float, total: float) -> dict[st
     return {
         "mode": "precise",
         "reranked": 8 if rerank else 0,
+        "read_whole": 2 if rerank else 0,
         "reranker": "cross-encoder/ms-marco-MiniLM-L-12-v2" if rerank else None,
         "encode_ms": encode,
         "first_stage_ms": first,
@@ -83,7 +84,7 @@ def test_stage_aggregation_reads_each_answer_s_stages() -> None:
     assert (level["total_p50_ms"], level["total_p99_ms"]) == (10.0, 27.0)
     assert level["http_overhead_p50_ms"] == 2.0  # per request: 2 and 3
     assert level["rerankers"] == ["cross-encoder/ms-marco-MiniLM-L-12-v2"]
-    assert (level["reranked_max"], level["cached"]) == (8, 0)
+    assert (level["reranked_max"], level["read_whole_max"], level["cached"]) == (8, 2, 0)
     fast = query.summarise("fast", 8, [(5.0, _stages(1.0, 2.0, 0.0, 3.0))], wall_s=1.0)
     assert fast["rerankers"] == [] and fast["rerank_p50_ms"] == 0.0
 
@@ -123,6 +124,7 @@ def test_report_has_a_row_per_mode_and_concurrency_with_each_stage() -> None:
     assert "Embedder `m@onnx`" in section
     http_rows = [line for line in section.splitlines() if line.startswith("| precise | `")]
     assert len(http_rows) == 2 and "ms-marco-MiniLM-L-12-v2" in http_rows[0]
+    assert "(8 candidates, 2 of them also whole)" in http_rows[0]
     assert "| fast | none | 1 | 100 | 0 |" in section
     # mode, concurrency, then encode, first stage, cross-encoder, total (p50 / p99), overhead
     assert "| precise | 1 | 1.0 / 1.0 | 2.0 / 2.0 | 3.0 / 3.0 | 119.0 / 299.0 | 1.0 |" in section

@@ -67,6 +67,7 @@ def summarise(
         "p99_ms": percentile(latencies, 99),
         "rerankers": sorted({str(s["reranker"]) for _, s in answered if s.get("reranker")}),
         "reranked_max": max((int(s.get("reranked", 0)) for _, s in answered), default=0),
+        "read_whole_max": max((int(s.get("read_whole", 0)) for _, s in answered), default=0),
         "cached": sum(1 for _, s in answered if s.get("cached")),
     }
     for field in STAGE_FIELDS:

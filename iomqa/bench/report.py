@@ -73,7 +73,10 @@ def _reranker(level: dict[str, Any]) -> str:
     names = level.get("rerankers") or []
     if not names:
         return "none"
-    return ", ".join(f"`{n}` ({level.get('reranked_max', 0)} candidates)" for n in names)
+    read = f"{level.get('reranked_max', 0)} candidates"
+    whole = level.get("read_whole_max", 0)
+    read += f", {whole} of them also whole" if whole else ""
+    return ", ".join(f"`{n}` ({read})" for n in names)
 
 
 def http_table(q: dict[str, Any]) -> list[str]:
