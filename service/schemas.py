@@ -130,8 +130,9 @@ class WhyOut(BaseModel):
     )
     rerank_score: float | None = Field(
         None,
-        description="The cross-encoder's score (a logit: higher is more relevant); null when "
-        "it did not read this passage (mode fast, or below the candidates it reads)",
+        description="The cross-encoder's score (a logit: higher is more relevant; for the "
+        "candidates it also read whole, the mean of its two readings); null when it did not "
+        "read this passage (mode fast, or below the candidates it reads)",
     )
     rerank_rank: int | None = Field(
         None, description="Rank among the candidates the cross-encoder read; null when not read"
