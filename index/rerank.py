@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.models import MS_MARCO_RERANKER, PackagedModel
-from core.records import Hit
+from core.records import Hit, Passage
 from index.fusion import mean_of_readings, rerank_fusion
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
 
@@ -94,14 +94,16 @@ def rerank_text(hit: Hit) -> str:
     body = " … ".join(
         passage.text[h.start : h.end] for h in sorted(hit.highlights, key=lambda h: h.start)
     )
-    body = body or passage.text
-    return f"{passage.section[-1]}: {body}" if passage.section else body
+    return _headed(passage, body or passage.text)
 
 
 def whole_text(hit: Hit) -> str:
     """The passage read whole: its innermost heading, then all of its text."""
-    passage = hit.passage
-    return f"{passage.section[-1]}: {passage.text}" if passage.section else passage.text
+    return _headed(hit.passage, hit.passage.text)
+
+
+def _headed(passage: Passage, body: str) -> str:
+    return f"{passage.section[-1]}: {body}" if passage.section else body
 
 
 def cross_encoder_logits(
