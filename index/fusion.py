@@ -165,18 +165,24 @@ def rerank_fusion(
     temperature: float,
     weight: float,
 ) -> npt.NDArray[np.float32]:
-    """score(d) = sigmoid(logit(d) / temperature) + weight * first_stage(d).
+    """score(d) = softmax(logits / temperature)(d) + weight * first_stage(d).
 
-    The cross-encoder was trained with a binary cross-entropy loss (ms-marco), so the
-    sigmoid of its logit reads as a probability of relevance on a fixed 0–1 scale; the
-    temperature flattens it so one confident misreading cannot outrank a passage both
-    retrievers agree on. The first stage's own score keeps the evidence the cross-encoder
-    never sees: whole headings, document titles and years, hints (Nogueira & Cho 2019,
-    "Passage Re-ranking with BERT", rerank the first stage's candidates; interpolating
-    with the first-stage score is the usual remedy for domain shift).
+    The softmax over the candidates read is the cross-encoder's "top-one probability"
+    (Cao et al. 2007, "Learning to Rank: From Pairwise Approach to Listwise Approach"):
+    its belief that this candidate is the best of them. It compares candidates within one
+    question, where the cross-encoder's logits are reliable, rather than trusting their
+    absolute level, which drifts from question to question; when it finds them all alike
+    its shares are even and the first stage decides. The temperature flattens it so one
+    confident misreading cannot outrank a passage both retrievers agree on. The first
+    stage's own score keeps the evidence the cross-encoder never sees: whole headings,
+    document titles and years, hints (Nogueira & Cho 2019, "Passage Re-ranking with
+    BERT", rerank the first stage's candidates; interpolating with the first-stage score
+    is the usual remedy for domain shift).
     """
-    probability = 1.0 / (1.0 + np.exp(-logits / temperature))
-    return np.asarray(probability + weight * first_stage, dtype=np.float32)
+    if logits.size == 0:
+        return np.asarray(weight * first_stage, dtype=np.float32)
+    shifted = np.exp((logits - logits.max()) / temperature)  # stable: the largest is 1
+    return np.asarray(shifted / shifted.sum() + weight * first_stage, dtype=np.float32)
 
 
 def mean_of_readings(

@@ -26,8 +26,11 @@ MAX_TOKENS = 128  # question and passage together
 # decide most first places; each more costs about 25 ms (docs/experiments.md).
 WHOLE_DEPTH = 2
 WHOLE_TOKENS = 192  # 98% of this corpus's passages fit whole beside a 20-word question
+# The cross-encoder's share (a softmax over the candidates read) at this temperature, plus
+# the first stage's score at this weight: the centre of a plateau on the development set
+# (temperature 1–3 x weight 1–1.5; docs/experiments.md, row 63).
 TEMPERATURE = 2.0
-FIRST_STAGE_WEIGHT = 1.0
+FIRST_STAGE_WEIGHT = 1.25
 
 
 class Reranker(Protocol):

@@ -8,6 +8,7 @@ from index.fusion import (
     mean_of_readings,
     multi_granularity,
     reciprocal_rank_fusion,
+    rerank_fusion,
 )
 
 
@@ -83,3 +84,26 @@ def test_a_second_reading_is_averaged_in_for_the_candidates_it_covers() -> None:
     assert combined.tolist() == [3.0, -2.0, 1.0]
     assert first.tolist() == [2.0, -4.0, 1.0]  # the first reading is left as it was
     assert mean_of_readings(first, np.array([], dtype=np.float32)).tolist() == first.tolist()
+
+
+def f32(*values: float) -> np.ndarray:
+    return np.array(values, dtype=np.float32)
+
+
+def test_the_cross_encoder_shares_one_unit_of_belief_among_the_candidates_it_read() -> None:
+    logits, first = f32(6.0, 2.0, -1.0), f32(0.0, 0.0, 0.0)
+    shares = rerank_fusion(logits, first, temperature=2.0, weight=1.0)
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares[0] == pytest.approx(1 / (1 + np.exp(-2.0) + np.exp(-3.5)), abs=1e-6)
+    # Only differences between logits count: a question whose logits all sit higher
+    # gets the same scores, however the cross-encoder's level drifts between questions.
+    lifted = rerank_fusion(logits + 40.0, first, temperature=2.0, weight=1.0)
+    assert lifted == pytest.approx(shares)
+    # A flatter temperature spreads the belief.
+    assert rerank_fusion(logits, first, temperature=4.0, weight=1.0)[0] < shares[0]
+
+
+def test_when_the_cross_encoder_finds_the_candidates_alike_the_first_stage_decides() -> None:
+    final = rerank_fusion(f32(3.0, 3.0, 3.0), f32(0.2, 0.9, 0.5), temperature=2.0, weight=1.0)
+    assert final.tolist() == pytest.approx([1 / 3 + 0.2, 1 / 3 + 0.9, 1 / 3 + 0.5])
+    assert rerank_fusion(f32(), f32(), temperature=2.0, weight=1.0).shape == (0,)
