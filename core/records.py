@@ -181,6 +181,7 @@ class Signals:
     focus: float  # idf-weighted share of query terms found together in one sentence
     lead: float  # how far the best fused score stands above the fifth
     unknown_name: float  # 1 when the question names something no document mentions
+    absent_name: float  # 1 when a name of several words is in none of the top 3 passages
     rerank: float = 0.0  # the cross-encoder's best logit among what it read; precise mode
 
 

@@ -40,6 +40,7 @@ FEATURES = (
     "focus",
     "lead",
     "unknown_name",
+    "absent_name",
 )
 # Precise mode also reads how sure the cross-encoder is of its best candidate.
 RERANK_FEATURES = (*FEATURES, "rerank")

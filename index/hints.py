@@ -99,6 +99,11 @@ _QUALIFIED = re.compile(
 _COMPILED = tuple((re.compile(rf"(?:{p})\Z", re.IGNORECASE), c) for p, c in REGION_PHRASES)
 
 
+def is_region(phrase: str) -> bool:
+    """Whether the phrase is only the name of a region ("South Asian", "Latin America")."""
+    return any(pattern.match(phrase) for pattern, _ in _COMPILED)
+
+
 @dataclass(frozen=True)
 class Place:
     """A country or area: its name, its M49 sub-region and the other names it goes by."""

@@ -56,6 +56,7 @@ from index.hints import (
 )
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
+from index.names import absent_names, multiword_names
 from index.rerank import DEPTH, WHOLE_DEPTH, Reranker, cross_encoder_logits, reranked
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
@@ -377,8 +378,10 @@ class Searcher:
         unknown = [
             t for w in name_words(question) for t in tokenize(w) if not self._keyword.knows(t)
         ]
+        unmentioned = absent_names(multiword_names(question), [_named_text(h) for h in hits[:3]])
         return Signals(
             unknown_name=1.0 if unknown else 0.0,
+            absent_name=1.0 if unmentioned else 0.0,
             focus=focus,
             lead=hits[0].score - hits[min(4, len(hits) - 1)].score if hits else 0.0,
             agreement=len(top_bm25 & top_dense) / 5,
@@ -411,6 +414,11 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
+
+
+def _named_text(hit: Hit) -> str:
+    """Where a passage can mention a name: its text, its headings, its document's title."""
+    return " | ".join((hit.passage.text, *hit.passage.section, hit.document.metadata.title))
 
 
 def _calibrations(

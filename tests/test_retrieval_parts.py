@@ -124,6 +124,7 @@ def signals(value: float) -> Signals:
         focus=value,
         lead=value / 10,
         unknown_name=0.0 if value > 0.5 else 1.0,
+        absent_name=0.0 if value > 0.5 else 1.0,
     )
 
 
