@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from core.models import MS_MARCO_RERANKER, PackagedModel
 from core.records import Hit, Passage
+from index.attribution import without_attribution
 from index.fusion import mean_of_readings, rerank_fusion
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
 
@@ -113,11 +114,14 @@ def cross_encoder_logits(
     reranker: Reranker, question: str, hits: Sequence[Hit]
 ) -> npt.NDArray[np.float32]:
     """One logit for each of the first DEPTH hits: its highlights read, and for the
-    leading WHOLE_DEPTH the mean of that reading and of the whole passage's."""
+    leading WHOLE_DEPTH the mean of that reading and of the whole passage's. The
+    cross-encoder reads the question without its "according to …" clause: the passages it
+    reads rarely name their own source (docs/experiments.md, row 64)."""
+    asked = without_attribution(question)
     candidates = hits[:DEPTH]
-    best = reranker.score(question, [rerank_text(h) for h in candidates])
+    best = reranker.score(asked, [rerank_text(h) for h in candidates])
     whole = reranker.score(
-        question, [whole_text(h) for h in candidates[:WHOLE_DEPTH]], max_tokens=WHOLE_TOKENS
+        asked, [whole_text(h) for h in candidates[:WHOLE_DEPTH]], max_tokens=WHOLE_TOKENS
     )
     return mean_of_readings(best, whole)
 

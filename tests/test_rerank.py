@@ -119,6 +119,7 @@ class KeywordReranker:
     def __init__(self, word: str) -> None:
         self.word = word
         self.calls: list[int] = []
+        self.questions: list[str] = []
 
     @property
     def name(self) -> str:
@@ -128,6 +129,7 @@ class KeywordReranker:
         self, question: str, texts: Sequence[str], max_tokens: int = rerank.MAX_TOKENS
     ) -> npt.NDArray[np.float32]:
         self.calls.append(len(texts))
+        self.questions.append(question)
         return np.array([9.0 if self.word in t else -9.0 for t in texts], dtype=np.float32)
 
 
@@ -153,6 +155,15 @@ def test_precise_mode_reranks_the_first_stage_and_fast_mode_does_not(
     assert fast.stages.read_whole == 0
     # Confidence reads the first stage, so both modes agree on it.
     assert precise.confidence == pytest.approx(fast.confidence)
+
+
+def test_the_cross_encoder_reads_the_question_without_where_it_says_to_look(
+    small_index: Settings,
+) -> None:
+    spy = KeywordReranker("Mayors")
+    searcher = Searcher.open_current(small_index.index_dir, reranker=spy)
+    searcher.search("Which partners were involved, according to the beta submission?", 3)
+    assert spy.questions == ["Which partners were involved?"] * 2
 
 
 def test_precise_mode_keeps_filters_and_highlights(small_index: Settings) -> None:
