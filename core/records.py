@@ -203,6 +203,9 @@ class Stages:
     reranked: int = 0  # candidates the cross-encoder read; 0 when it did not run
     reranker: str | None = None  # the cross-encoder's model id, when it ran
     read_whole: int = 0  # of the candidates read, the leading ones it read again, whole
+    # How much its reading counted in the final order, 0-1: less for questions that share
+    # few words with any passage, which it ranks worse than the first stage does.
+    rerank_weight: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -114,20 +114,27 @@ def add_bonuses(fused: Sequence[Fused], bonuses: Mapping[int, Bonus]) -> list[Fu
     return _order([with_bonus(f, b) if (b := bonuses.get(f.row)) else f for f in fused])
 
 
-def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:
-    """BM25's share in the fusion for a question whose lexical evidence is `strength`.
+def evidence_ramp(strength: float, *, weak: float, strong: float) -> float:
+    """0 at or below `weak` keyword evidence, 1 at or above `strong`, linear between.
 
     `strength` is the best BM25 score over the question's total idf: near 0 when the
     question shares few rare words with any passage (a paraphrase), 0.3 and more when a
     passage holds most of its terms (a number, a name, the documents' own term).
-    Keyword scores are max-normalised before fusion, so the best keyword match counts as
-    fully as an exact one however weak it is; lowering BM25's share when the evidence is
-    weak lets the dense side decide. A linear ramp from `low` at `weak` to `high` at `strong`.
     """
     if strong <= weak:
         raise ValueError("need weak < strong")
-    t = min(1.0, max(0.0, (strength - weak) / (strong - weak)))
-    return low + (high - low) * t
+    return min(1.0, max(0.0, (strength - weak) / (strong - weak)))
+
+
+def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:
+    """BM25's share in the fusion for a question whose lexical evidence is `strength`:
+    `low` at `weak` evidence, `high` at `strong` (`evidence_ramp`).
+
+    Keyword scores are max-normalised before fusion, so the best keyword match counts as
+    fully as an exact one however weak it is; lowering BM25's share when the evidence is
+    weak lets the dense side decide.
+    """
+    return low + (high - low) * evidence_ramp(strength, weak=weak, strong=strong)
 
 
 def multi_granularity(
@@ -164,8 +171,9 @@ def rerank_fusion(
     *,
     temperature: float,
     weight: float,
+    trust: float = 1.0,
 ) -> npt.NDArray[np.float32]:
-    """score(d) = softmax(logits / temperature)(d) + weight * first_stage(d).
+    """score(d) = trust * softmax(logits / temperature)(d) + weight * first_stage(d).
 
     The softmax over the candidates read is the cross-encoder's "top-one probability"
     (Cao et al. 2007, "Learning to Rank: From Pairwise Approach to Listwise Approach"):
@@ -177,12 +185,14 @@ def rerank_fusion(
     stage's own score keeps the evidence the cross-encoder never sees: whole headings,
     document titles and years, hints (Nogueira & Cho 2019, "Passage Re-ranking with
     BERT", rerank the first stage's candidates; interpolating with the first-stage score
-    is the usual remedy for domain shift).
+    is the usual remedy for domain shift). `trust` (0–1) scales the cross-encoder's share
+    for questions where its reading is known to be weaker.
     """
     if logits.size == 0:
         return np.asarray(weight * first_stage, dtype=np.float32)
     shifted = np.exp((logits - logits.max()) / temperature)  # stable: the largest is 1
-    return np.asarray(shifted / shifted.sum() + weight * first_stage, dtype=np.float32)
+    share = trust * shifted / shifted.sum()
+    return np.asarray(share + weight * first_stage, dtype=np.float32)
 
 
 def mean_of_readings(

@@ -126,13 +126,16 @@ def cross_encoder_logits(
     return mean_of_readings(best, whole)
 
 
-def reranked(hits: Sequence[Hit], logits: npt.NDArray[np.float32]) -> list[Hit]:
+def reranked(hits: Sequence[Hit], logits: npt.NDArray[np.float32], trust: float = 1.0) -> list[Hit]:
     """The hits in their final order, numbered again. The first len(logits) were read by
-    the cross-encoder and carry its score and rank; the rest follow in their order, scored
-    as if it had found them irrelevant, so every hit's score is on one scale."""
+    the cross-encoder and carry its score and rank, its share weighed by `trust` (0–1);
+    the rest follow in their order, scored as if it had found them irrelevant, so every
+    hit's score is on one scale."""
     read = hits[: len(logits)]
     first = np.array([h.score for h in read], dtype=np.float32)
-    final = rerank_fusion(logits, first, temperature=TEMPERATURE, weight=FIRST_STAGE_WEIGHT)
+    final = rerank_fusion(
+        logits, first, temperature=TEMPERATURE, weight=FIRST_STAGE_WEIGHT, trust=trust
+    )
     by_logit = {int(i): rank for rank, i in enumerate(np.argsort(-logits, kind="stable"), 1)}
     ordered = [
         replace(

@@ -40,6 +40,7 @@ from index.fusion import (
     add_bonuses,
     bm25_share,
     convex_fusion,
+    evidence_ramp,
     multi_granularity,
     with_bonus,
 )
@@ -73,6 +74,9 @@ CANDIDATES = 100
 # chosen on the development questions (README, "Retrieval quality").
 BM25_LOW, BM25_HIGH = 0.05, 0.25
 WEAK_EVIDENCE, STRONG_EVIDENCE = 0.1, 0.25
+# The same ramp weighs the cross-encoder's reading in precise mode, from 0 at weak keyword
+# evidence to 1 at strong: trained on web queries that share words with their answers, it
+# ranks paraphrased questions worse than the first stage does (docs/experiments.md, row 73).
 PASSAGE_WEIGHT = 0.5
 # Candidates counted in the per-document facets.
 FACET_DEPTH = 50
@@ -210,9 +214,11 @@ class Searcher:
         first = self._first_stage(question, query, max(k, DEPTH) if reranker else k, allowed)
         ranked = time.perf_counter()
         hits, signals = first.hits, self._signals(question, first, k)
+        trust = 0.0  # how much the cross-encoder's reading counts; nothing when it did not read
         if reranker is not None and hits:
             logits = cross_encoder_logits(reranker, question, hits)
-            hits = reranked(hits, logits)
+            trust = evidence_ramp(first.evidence, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE)
+            hits = reranked(hits, logits, trust)
             signals = replace(signals, rerank=float(logits.max()))
         calibration = self._calibrations[Mode.PRECISE if reranker else Mode.FAST]
         confidence = calibration.confidence(signals) if has_content(first.terms) else 0.0
@@ -230,6 +236,7 @@ class Searcher:
                 reranked=min(DEPTH, len(first.hits)) if reranker else 0,
                 reranker=reranker.name if reranker else None,
                 read_whole=min(WHOLE_DEPTH, len(first.hits)) if reranker else 0,
+                rerank_weight=trust,
             ),
         )
 

@@ -282,7 +282,8 @@ def ask(
         return
     _print_hits(result)
     reranking = (
-        f"{stages.reranker} read {stages.reranked} ({stages.read_whole} also whole)"
+        f"{stages.reranker} read {stages.reranked} ({stages.read_whole} also whole), "
+        f"weight {stages.rerank_weight:.2f}"
         if stages.reranked
         else "no reranking"
     )

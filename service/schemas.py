@@ -194,6 +194,14 @@ class StagesOut(BaseModel):
         description="Of the candidates read, the leading ones the cross-encoder read again, "
         "whole; their rerank_score is the mean of both readings",
     )
+    rerank_weight: float = Field(
+        ge=0,
+        le=1,
+        description="How much the cross-encoder's reading counted in the final order, 0-1: "
+        "1 when the question shares its rarer words with a passage, less as it shares fewer "
+        "(a paraphrase, which the cross-encoder ranks worse than the first stage); 0 when it "
+        "did not run",
+    )
     encode_ms: float = Field(ge=0, description="Milliseconds to embed the question")
     first_stage_ms: float = Field(
         ge=0, description="Milliseconds of keyword and dense retrieval, fusion and highlights"

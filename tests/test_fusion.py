@@ -5,6 +5,7 @@ from index.fusion import (
     RRF_K,
     bm25_share,
     convex_fusion,
+    evidence_ramp,
     mean_of_readings,
     multi_granularity,
     reciprocal_rank_fusion,
@@ -107,3 +108,20 @@ def test_when_the_cross_encoder_finds_the_candidates_alike_the_first_stage_decid
     final = rerank_fusion(f32(3.0, 3.0, 3.0), f32(0.2, 0.9, 0.5), temperature=2.0, weight=1.0)
     assert final.tolist() == pytest.approx([1 / 3 + 0.2, 1 / 3 + 0.9, 1 / 3 + 0.5])
     assert rerank_fusion(f32(), f32(), temperature=2.0, weight=1.0).shape == (0,)
+
+
+def test_the_evidence_ramp_rises_from_weak_to_strong_keyword_evidence() -> None:
+    ramp = [evidence_ramp(x, weak=0.1, strong=0.3) for x in (0.0, 0.1, 0.2, 0.3, 0.9)]
+    assert ramp == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+    with pytest.raises(ValueError):
+        evidence_ramp(0.2, weak=0.3, strong=0.3)
+
+
+def test_trust_scales_the_cross_encoders_share_and_nothing_else() -> None:
+    logits, first = f32(8.0, -8.0), f32(0.2, 0.6)
+    full = rerank_fusion(logits, first, temperature=2.0, weight=1.0)
+    half = rerank_fusion(logits, first, temperature=2.0, weight=1.0, trust=0.5)
+    none = rerank_fusion(logits, first, temperature=2.0, weight=1.0, trust=0.0)
+    assert half - first == pytest.approx((full - first) / 2)
+    assert none.tolist() == pytest.approx(first.tolist())
+    assert full.argmax() == 0 and none.argmax() == 1  # untrusted, the first stage decides

@@ -28,6 +28,7 @@ STAGE_FIELDS = {
     "reranked",
     "reranker",
     "read_whole",
+    "rerank_weight",
     "encode_ms",
     "first_stage_ms",
     "rerank_ms",
@@ -106,10 +107,11 @@ def assert_says_what_ran(body: dict[str, Any], mode: str) -> None:
     if stages["reranked"] == 0:
         # Nothing read by a cross-encoder: no model named, no time, no scores.
         assert stages["reranker"] is None and stages["rerank_ms"] == 0
-        assert stages["read_whole"] == 0
+        assert stages["read_whole"] == 0 and stages["rerank_weight"] == 0
         assert all(w["rerank_score"] is None and w["rerank_rank"] is None for w in whys)
     else:
         assert stages["reranker"] and 0 <= stages["read_whole"] <= stages["reranked"]
+        assert 0 <= stages["rerank_weight"] <= 1
         ranks = [w["rerank_rank"] for w in whys if w["rerank_rank"] is not None]
         assert ranks and len(set(ranks)) == len(ranks)
         assert all(1 <= r <= stages["reranked"] for r in ranks)

@@ -166,6 +166,26 @@ def test_the_cross_encoder_reads_the_question_without_where_it_says_to_look(
     assert spy.questions == ["Which partners were involved?"] * 2
 
 
+def test_where_the_question_shares_few_words_the_first_stage_decides(
+    small_index: Settings,
+) -> None:
+    mayors = Searcher.open_current(small_index.index_dir, reranker=KeywordReranker("Mayors"))
+    sure = mayors.search("What changed priorities?", 3)  # its rare words are in the text
+    assert sure.stages.rerank_weight == 1.0 and "Mayors" in sure.hits[0].passage.text
+    spy = KeywordReranker("Remittances")
+    searcher = Searcher.open_current(small_index.index_dir, reranker=spy)
+    question = "Who took part in the pandemic work of cities?"  # no rare word in common
+    vague = searcher.search(question, 3)
+    fast = searcher.search(question, 3, mode=Mode.FAST)
+    assert vague.stages.rerank_weight == 0.0 and vague.stages.reranked > 0
+    assert [h.passage.passage_id for h in vague.hits] == [h.passage.passage_id for h in fast.hits]
+    # Trusted, the same reading would have put its favourite first.
+    deep = searcher.search(question, rerank.DEPTH, mode=Mode.FAST).hits
+    trusted = reranked(deep, cross_encoder_logits(spy, question, deep))
+    assert "Remittances" in trusted[0].passage.text
+    assert "Remittances" not in fast.hits[0].passage.text
+
+
 def test_precise_mode_keeps_filters_and_highlights(small_index: Settings) -> None:
     searcher = Searcher.open_current(small_index.index_dir, reranker=KeywordReranker("Mayors"))
     only_alpha = searcher.search("partners health", 5, Filters(doc_ids=frozenset({"alpha"})))

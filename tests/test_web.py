@@ -163,6 +163,8 @@ def test_the_fast_ranking_round_trips_through_the_url(page: Page, server: str) -
     whole = api["stages"]["read_whole"]
     assert whole > 0  # the default cross-encoder read the leading candidates twice
     expect(page.locator("#stages")).to_contain_text(f"{whole} also whole")
+    weight = api["stages"]["rerank_weight"]
+    expect(page.locator("#stages")).to_contain_text(f"weight {weight:.2f}")
     assert ("Cross-encoder (reranker)" in why_rows(page)) == read
     assert "mode=" not in page.url  # the default stays out of links
     with page.expect_request("**/ask") as asked:

@@ -205,7 +205,10 @@
       const whole = s.read_whole ? `, ${s.read_whole} also whole` : "";
       steps.push(`reranking ${s.reranked} candidates${whole} ${ms(s.rerank_ms)}`);
     }
-    const what = s.reranked ? `reranked by ${s.reranker}` : "no reranking";
+    // The weight falls for paraphrased questions, where the first stage ranks better.
+    const what = s.reranked
+      ? `reranked by ${s.reranker}, weight ${s.rerank_weight.toFixed(2)}`
+      : "no reranking";
     return `Ranking: ${s.mode} (${what}) · ${steps.join(", ")}` +
       (s.cached ? ` · from the cache in ${ms(s.total_ms)}` : ` · ${ms(s.total_ms)} in all`);
   }
