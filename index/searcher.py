@@ -74,9 +74,6 @@ CANDIDATES = 100
 # chosen on the development questions (README, "Retrieval quality").
 BM25_LOW, BM25_HIGH = 0.05, 0.25
 WEAK_EVIDENCE, STRONG_EVIDENCE = 0.1, 0.25
-# The same ramp weighs the cross-encoder's reading in precise mode, from 0 at weak keyword
-# evidence to 1 at strong: trained on web queries that share words with their answers, it
-# ranks paraphrased questions worse than the first stage does (docs/experiments.md, row 73).
 PASSAGE_WEIGHT = 0.5
 # Candidates counted in the per-document facets.
 FACET_DEPTH = 50
@@ -217,6 +214,9 @@ class Searcher:
         trust = 0.0  # how much the cross-encoder's reading counts; nothing when it did not read
         if reranker is not None and hits:
             logits = cross_encoder_logits(reranker, question, hits)
+            # The first stage's keyword-evidence ramp, 0 to 1: trained on web queries that
+            # share words with their answers, the cross-encoder ranks paraphrased questions
+            # worse than the first stage does (docs/experiments.md, row 73).
             trust = evidence_ramp(first.evidence, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE)
             hits = reranked(hits, logits, trust)
             signals = replace(signals, rerank=float(logits.max()))
