@@ -1,4 +1,5 @@
-"""The question the cross-encoder reads leaves out where the answer is said to be."""
+"""The question the cross-encoder reads leaves out where the answer is said to be, and
+when that source was published or held."""
 
 import pytest
 
@@ -31,6 +32,23 @@ STRIPPED = [
         "What are Peacebuilding Funds, as defined in the IDM 2023 report?",
         "What are Peacebuilding Funds?",
     ),
+    # Years that date the source, before its name or after "IDM".
+    (
+        "What did the 2021 IDM recommendations say about youth?",
+        "What did the IDM recommendations say about youth?",
+    ),
+    (
+        "What does IOM say about the nexus in its 2018 HLPF input?",
+        "What does IOM say about the nexus in its HLPF input?",
+    ),
+    (
+        "Who moderated Panel 1 at IDM 2023?",
+        "Who moderated Panel 1 at IDM?",
+    ),
+    (
+        "What proportion did the 2023 dialogue say could be left behind?",
+        "What proportion did the dialogue say could be left behind?",
+    ),
 ]
 
 UNCHANGED = [
@@ -38,6 +56,8 @@ UNCHANGED = [
     "In IOM's view, what matters?",  # too little would be left
     "According to IOM?",
     "Did costs rise accordingly?",  # "according" that attributes nothing
+    "How much money did migrants send home in 2021?",  # a year the passage itself states
+    "Which 2019 decisions shaped the compact?",  # a year dating the decisions, not a report
 ]
 
 
