@@ -115,8 +115,9 @@ def cross_encoder_logits(
 ) -> npt.NDArray[np.float32]:
     """One logit for each of the first DEPTH hits: its highlights read, and for the
     leading WHOLE_DEPTH the mean of that reading and of the whole passage's. The
-    cross-encoder reads the question without its "according to …" clause: the passages it
-    reads rarely name their own source (docs/experiments.md, row 64)."""
+    cross-encoder reads the question without its "according to …" clause or the year that
+    dates its source: the passages it reads rarely name their own (docs/experiments.md,
+    rows 64 and 76)."""
     asked = without_attribution(question)
     candidates = hits[:DEPTH]
     best = reranker.score(asked, [rerank_text(h) for h in candidates])
