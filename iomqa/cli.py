@@ -51,7 +51,14 @@ from iomqa.bench import workers as workers_bench
 from iomqa.bench.report import markdown, splice
 from iomqa.bench.stats import machine
 from iomqa.evaluation.calibrate import refit
-from iomqa.evaluation.harness import Ask, evaluate, kind_table, load_questions, markdown_table
+from iomqa.evaluation.harness import (
+    Ask,
+    evaluate,
+    interval_table,
+    kind_table,
+    load_questions,
+    markdown_table,
+)
 from iomqa.evaluation.service import baseline_systems, service_system
 from service import replicated
 from service.citations import cite
@@ -345,6 +352,8 @@ def evaluate_command(
         err.print(f"evaluating {name} on {len(qs)} questions…")
         reports.append(evaluate(name, ask_fn, qs, k))
     out.print(markdown_table(reports), markup=False, highlight=False)
+    out.print()
+    out.print(interval_table(reports), markup=False, highlight=False)
     out.print()
     out.print(kind_table(reports), markup=False, highlight=False)
     if json_out:

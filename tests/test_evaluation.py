@@ -6,8 +6,22 @@ from pathlib import Path
 import pytest
 
 from iomqa.evaluation.baselines import windows
-from iomqa.evaluation.harness import Answer, Question, evaluate, load_questions
-from iomqa.evaluation.metrics import auroc, contains_evidence, first_hit, ndcg
+from iomqa.evaluation.harness import (
+    Answer,
+    Question,
+    evaluate,
+    interval_table,
+    load_questions,
+)
+from iomqa.evaluation.metrics import (
+    Interval,
+    auroc,
+    auroc_interval,
+    contains_evidence,
+    first_hit,
+    ndcg,
+    rank_intervals,
+)
 
 QUESTIONS = [
     Question("a", "number", "How many?", "d", "The workshop gathered some 300 people", "body"),
@@ -72,6 +86,47 @@ def test_auroc_counts_ties_half() -> None:
     assert auroc([0.9, 0.8], [0.1]) == 1.0
     assert auroc([0.5], [0.5]) == 0.5
     assert auroc([0.1], [0.9, 0.2]) == 0.0
+
+
+def test_intervals_hold_the_figure_and_narrow_with_more_questions() -> None:
+    # hit@1 0.7 and MRR@10 0.8 at both sizes; only the number of questions differs.
+    few = [1] * 7 + [2] * 2 + [None]
+    many = few * 10
+    small, large = rank_intervals(few), rank_intervals(many)
+    for name, figure in (("hit1", 0.7), ("hit5", 0.9), ("mrr10", 0.8)):
+        assert small[name].low < figure < small[name].high
+        assert large[name].low < figure < large[name].high
+        assert large[name].high - large[name].low < small[name].high - small[name].low
+    assert rank_intervals(few, level=0.95)["hit1"].high >= small["hit1"].high
+
+
+def test_intervals_are_reproducible_and_collapse_without_spread() -> None:
+    ranks = [1, 3, None, 12, 2, 1]
+    assert rank_intervals(ranks) == rank_intervals(ranks)
+    assert rank_intervals(ranks, seed=1) != rank_intervals(ranks, seed=2)
+    assert rank_intervals([1] * 20)["hit1"] == Interval(1.0, 1.0)
+    # Rank 12 is outside the top 10: it counts as missed, as in the figures themselves.
+    assert rank_intervals([12] * 5)["hit10"] == Interval(0.0, 0.0)
+    assert rank_intervals([]) == {}
+
+
+def test_auroc_interval_keeps_both_kinds_in_every_draw() -> None:
+    assert auroc_interval([0.9, 0.8, 0.7], [0.1, 0.2]) == Interval(1.0, 1.0)
+    assert auroc_interval([0.9], []) is None
+    mixed = auroc_interval([0.9, 0.3, 0.6, 0.8], [0.5, 0.1, 0.7])
+    assert mixed is not None
+    assert mixed.low < auroc([0.9, 0.3, 0.6, 0.8], [0.5, 0.1, 0.7]) < mixed.high
+
+
+def test_interval_table_reports_every_system() -> None:
+    reports = [evaluate("perfect", perfect, QUESTIONS), evaluate("useless", useless, QUESTIONS)]
+    table = interval_table(reports).splitlines()
+    assert table[0].startswith("| system (90% bootstrap intervals) |")
+    assert (
+        table[2]
+        == "| perfect | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 |"
+    )
+    assert table[3].startswith("| useless | 0.000–0.000 |")
 
 
 def test_windows_cover_the_text_in_order() -> None:

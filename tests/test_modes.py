@@ -280,6 +280,7 @@ def test_eval_names_the_mode_it_asked_for(cli_env: dict[str, str], tmp_path: Pat
     fast = iomqa(*args, "--mode", "fast", env=cli_env)
     assert fast.returncode == 0, fast.stderr
     assert "\n| iomqa (POST /ask, fast) | " in fast.stdout
+    assert "| system (90% bootstrap intervals) |" in fast.stdout
     default = iomqa(*args, env=cli_env)
     assert default.returncode == 0 and "\n| iomqa (POST /ask, precise) | " in default.stdout
 

@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iomqa.evaluation.metrics import Summary, auroc, first_hit, summarise
+from iomqa.evaluation.metrics import (
+    LEVEL,
+    Summary,
+    auroc,
+    auroc_interval,
+    first_hit,
+    rank_intervals,
+    summarise,
+)
 
 KINDS = ("number", "name", "term", "paraphrase")
 UNANSWERABLE = "unanswerable"
@@ -43,6 +51,9 @@ class Report:
     latency_p50_ms: float
     latency_p95_ms: float
     ranks: dict[str, int | None] = field(default_factory=dict)
+    # Confidence the system gave each answerable and each unanswerable question.
+    answerable_confidence: list[float] = field(default_factory=list)
+    unanswerable_confidence: list[float] = field(default_factory=list)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -83,6 +94,8 @@ def evaluate(system: str, ask: Ask, questions: Sequence[Question], k: int = 10) 
         latency_p50_ms=statistics.median(ordered),
         latency_p95_ms=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
         ranks=ranks,
+        answerable_confidence=answerable_conf,
+        unanswerable_confidence=unanswerable_conf,
     )
 
 
@@ -105,5 +118,25 @@ def kind_table(reports: Sequence[Report]) -> str:
     lines = [header, "|---|" + "---|" * len(KINDS)]
     for r in reports:
         cells = [f"{r.by_kind[k].hit5:.3f} / {r.by_kind[k].mrr10:.3f}" for k in KINDS]
+        lines.append(f"| {r.system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def interval_table(reports: Sequence[Report]) -> str:
+    """Each system's figures with their bootstrap intervals over the questions."""
+    percent = round(100 * LEVEL)
+    lines = [
+        f"| system ({percent}% bootstrap intervals) | hit@1 | hit@5 | hit@10 | MRR@10 "
+        "| abstention AUROC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        ranked = rank_intervals(list(r.ranks.values()))
+        cells = [
+            f"{ranked[name].low:.3f}–{ranked[name].high:.3f}" if name in ranked else "–"
+            for name in ("hit1", "hit5", "hit10", "mrr10")
+        ]
+        separating = auroc_interval(r.answerable_confidence, r.unanswerable_confidence)
+        cells.append(f"{separating.low:.3f}–{separating.high:.3f}" if separating else "–")
         lines.append(f"| {r.system} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
