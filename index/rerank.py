@@ -4,15 +4,18 @@ candidates, and the two stages' evidence decides the final order."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from tokenizers import Encoding
 
 from core.models import MS_MARCO_RERANKER, PackagedModel
 from core.records import Hit, Passage
+from core.settings import model_threads
 from index.attribution import without_attribution
 from index.fusion import mean_of_readings, rerank_fusion
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
@@ -58,7 +61,11 @@ class CrossEncoder:
             budget: unpadded_tokenizer(folder / "tokenizer.json", budget, pairs=True)
             for budget in (MAX_TOKENS, WHOLE_TOKENS)
         }
-        self._session = onnx_session(folder / "model.onnx", threads)
+        # Pairs run side by side, one thread each, rather than one after another on all
+        # threads: a single pair's matrices are too small to split well. 10 pairs on 2
+        # cores: 92 ms against 194 ms, the same logits (docs/experiments.md, row 87).
+        self._session = onnx_session(folder / "model.onnx", threads=1)
+        self._side_by_side = threads or model_threads()
 
     @property
     def name(self) -> str:
@@ -73,8 +80,15 @@ class CrossEncoder:
         # too, so in a batch a passage's score would depend on its neighbours' lengths
         # (by up to half a logit); alone it is reproducible, and no faster to batch.
         encodings = self._tokenizers[max_tokens].encode_batch([(question, t) for t in texts])
-        logits = [self._session.run(None, dict(padded_batch([e])))[0][0, 0] for e in encodings]
-        return np.array(logits, dtype=np.float32)
+        if self._side_by_side == 1 or len(encodings) < 2:
+            return np.array([self._logit(e) for e in encodings], dtype=np.float32)
+        # A pool per call, not per object: threads do not survive a fork, and two threads
+        # cost a fraction of a millisecond against about 10 ms per pair.
+        with ThreadPoolExecutor(min(self._side_by_side, len(encodings))) as runs:
+            return np.array(list(runs.map(self._logit, encodings)), dtype=np.float32)
+
+    def _logit(self, encoding: Encoding) -> float:
+        return float(self._session.run(None, dict(padded_batch([encoding])))[0][0, 0])
 
 
 @cache

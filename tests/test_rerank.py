@@ -45,6 +45,16 @@ def test_the_packaged_cross_encoder_scores_like_the_published_model(
     assert cross_encoder.score("anything", []).shape == (0,)
 
 
+def test_pairs_read_side_by_side_score_as_one_at_a_time(cross_encoder: CrossEncoder) -> None:
+    texts = [f"Passage {i} says the capital of country {i} is city {i}." for i in range(7)]
+    texts[4] = "Paris is the capital of France, and the seat of its government."
+    one_at_a_time = CrossEncoder(threads=1).score("What is the capital of France?", texts)
+    side_by_side = CrossEncoder(threads=3).score("What is the capital of France?", texts)
+    # Same logits in the same order, so each stays with its passage.
+    assert side_by_side.tolist() == one_at_a_time.tolist()
+    assert int(np.argmax(side_by_side)) == 4
+
+
 def test_the_real_model_puts_the_answer_first_among_equal_candidates(
     cross_encoder: CrossEncoder,
 ) -> None:
