@@ -27,7 +27,7 @@ DEPTH = 8  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
 # The leading candidates are read a second time, whole: the highlights are chosen by the
 # first stage's sentence vectors and can miss the sentence that answers. Two candidates
-# decide most first places; each more costs about 25 ms (docs/experiments.md).
+# decide most first places; each more costs about 13 ms (docs/experiments.md).
 WHOLE_DEPTH = 2
 WHOLE_TOKENS = 192  # 98% of this corpus's passages fit whole beside a 20-word question
 # The cross-encoder's share (a softmax over the candidates read) at this temperature, plus
