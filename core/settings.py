@@ -104,8 +104,9 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=256,
-        description="Threads each model runs on; 0: all cores (`iomqa serve --workers N` "
-        "gives each worker cores / N unless this is set)",
+        description="Threads each model runs on (the cross-encoder: pairs read side by side, "
+        "one thread each); 0: all cores (`iomqa serve --workers N` gives each worker "
+        "cores / N unless this is set)",
     )
     ray_address: str | None = Field(
         None,
