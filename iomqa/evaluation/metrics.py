@@ -66,11 +66,14 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """
     if not positives or not negatives:
         return float("nan")
-    wins = 0.0
-    for p in positives:
-        for n in negatives:
-            wins += 1.0 if p > n else 0.5 if p == n else 0.0
-    return wins / (len(positives) * len(negatives))
+    return float(_wins(positives, negatives).mean())
+
+
+def _wins(positives: Sequence[float], negatives: Sequence[float]) -> npt.NDArray[np.float64]:
+    """wins[i, j]: 1 when positive i scores above negative j, 0.5 on a tie, else 0."""
+    pos = np.asarray(positives, dtype=np.float64)[:, None]
+    neg = np.asarray(negatives, dtype=np.float64)[None, :]
+    return np.asarray((pos > neg) + 0.5 * (pos == neg), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -118,17 +121,15 @@ def rank_intervals(
     which is what a target missed or met by one question should be read against."""
     if not ranks:
         return {}
-    rank = np.array([r if r is not None else 0 for r in ranks])
-    found = rank > 0
     per_question = {
-        "hit1": found & (rank <= 1),
-        "hit5": found & (rank <= 5),
-        "hit10": found & (rank <= 10),
-        "mrr10": np.where(found & (rank <= 10), 1.0 / np.maximum(rank, 1), 0.0),
+        "hit1": [hit_at(r, 1) for r in ranks],
+        "hit5": [hit_at(r, 5) for r in ranks],
+        "hit10": [hit_at(r, 10) for r in ranks],
+        "mrr10": [reciprocal_rank(r) for r in ranks],
     }
-    drawn = np.random.default_rng(seed).integers(0, len(rank), size=(draws, len(rank)))
+    drawn = np.random.default_rng(seed).integers(0, len(ranks), size=(draws, len(ranks)))
     return {
-        name: _percentiles(values.astype(np.float64)[drawn].mean(axis=1), level)
+        name: _percentiles(np.array(values)[drawn].mean(axis=1), level)
         for name, values in per_question.items()
     }
 
@@ -145,13 +146,9 @@ def auroc_interval(
     if not positives or not negatives:
         return None
     rng = np.random.default_rng(seed)
-    pos, neg = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
-    # wins[i, j]: 1 when answerable question i scores above unanswerable j, 0.5 on a tie.
-    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    wins, n_pos, n_neg = _wins(positives, negatives), len(positives), len(negatives)
     values = [
-        wins[
-            np.ix_(rng.integers(0, len(pos), len(pos)), rng.integers(0, len(neg), len(neg)))
-        ].mean()
+        wins[np.ix_(rng.integers(0, n_pos, n_pos), rng.integers(0, n_neg, n_neg))].mean()
         for _ in range(draws)
     ]
     return _percentiles(np.array(values), level)
