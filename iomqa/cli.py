@@ -58,6 +58,7 @@ from iomqa.evaluation.harness import (
     kind_table,
     load_questions,
     markdown_table,
+    question_union,
 )
 from iomqa.evaluation.service import baseline_systems, service_system
 from service import replicated
@@ -323,9 +324,10 @@ def _print_hits(result: SearchResult) -> None:
 
 @app.command("eval")
 def evaluate_command(
-    questions: Annotated[Path, typer.Option(help="JSONL question set")] = Path(
-        "tests/eval/questions.jsonl"
-    ),
+    questions: Annotated[
+        list[Path] | None,
+        typer.Option(help="JSONL question set; given twice or more, their union"),
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Evaluate a running service instead")] = None,
     baselines: Annotated[bool, typer.Option(help="Also run the 200-word-window baselines")] = True,
     k: Annotated[int, typer.Option(min=1, max=50)] = 10,
@@ -340,10 +342,14 @@ def evaluate_command(
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
 
     settings = _settings()
-    qs = load_questions(questions)
+    paths = questions or [Path("tests/eval/questions.jsonl")]
+    try:
+        qs = question_union(paths)
+    except ValueError as exc:
+        raise _fail(IomqaError(str(exc))) from exc
     if calibrate:
         try:
-            err.print(refit(settings, qs, questions.name))
+            err.print(refit(settings, qs, " + ".join(p.name for p in paths)))
         except IomqaError as exc:
             raise _fail(exc) from exc
     systems = _systems(settings, url, mode, baselines=baselines)

@@ -1,5 +1,7 @@
 """The evaluation harness itself: a perfect and a useless retriever score as they must."""
 
+import dataclasses
+import json
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from iomqa.evaluation.harness import (
     evaluate,
     interval_table,
     load_questions,
+    question_union,
 )
 from iomqa.evaluation.metrics import (
     Interval,
@@ -127,6 +130,18 @@ def test_interval_table_reports_every_system() -> None:
         == "| perfect | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 | 1.000–1.000 |"
     )
     assert table[3].startswith("| useless | 0.000–0.000 |")
+
+
+def test_question_union_keeps_every_set_in_order_and_refuses_a_shared_id(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    rows = [json.dumps(dataclasses.asdict(q)) for q in QUESTIONS]
+    first.write_text("\n".join(rows[:2]) + "\n", encoding="utf-8")
+    second.write_text("\n".join(rows[2:]) + "\n", encoding="utf-8")
+    assert [q.id for q in question_union([first, second])] == ["a", "b", "c", "u"]
+    with pytest.raises(ValueError, match="question id 'a' appears twice"):
+        question_union([first, second, first])
 
 
 def test_windows_cover_the_text_in_order() -> None:

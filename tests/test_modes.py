@@ -283,6 +283,12 @@ def test_eval_names_the_mode_it_asked_for(cli_env: dict[str, str], tmp_path: Pat
     assert "| system (90% bootstrap intervals) |" in fast.stdout
     default = iomqa(*args, env=cli_env)
     assert default.returncode == 0 and "\n| iomqa (POST /ask, precise) | " in default.stdout
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps(record | {"id": "q2"}) + "\n", encoding="utf-8")
+    both = iomqa(*args, "--questions", str(more), "--mode", "fast", env=cli_env)
+    assert both.returncode == 0 and "on 2 questions" in both.stderr
+    twice = iomqa(*args, "--questions", str(questions), env=cli_env)
+    assert twice.returncode == 2 and "question id 'q1' appears twice" in twice.stderr
 
 
 @pytest.mark.parametrize("mode", list(Mode))

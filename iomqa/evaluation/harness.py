@@ -68,6 +68,18 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
+def question_union(paths: Sequence[Path]) -> list[Question]:
+    """The questions of several sets, in order; an id in two of them is refused, since a
+    question counted twice would weigh double in every figure."""
+    questions = [q for path in paths for q in load_questions(path)]
+    seen: set[str] = set()
+    for q in questions:
+        if q.id in seen:
+            raise ValueError(f"question id {q.id!r} appears twice in {', '.join(map(str, paths))}")
+        seen.add(q.id)
+    return questions
+
+
 def evaluate(system: str, ask: Ask, questions: Sequence[Question], k: int = 10) -> Report:
     ranks: dict[str, int | None] = {}
     answerable_conf: list[float] = []
