@@ -156,6 +156,7 @@ def test_windows_cover_the_text_in_order() -> None:
     [
         ("questions.jsonl", 120, 20),
         ("validation.jsonl", 60, 10),
+        ("validation-2.jsonl", 100, 15),
     ],
 )
 def test_question_sets_are_well_formed_and_quotes_are_verbatim(
@@ -177,14 +178,23 @@ def test_question_sets_are_well_formed_and_quotes_are_verbatim(
         assert q.evidence and q.evidence in texts[str(q.doc_id)], q.id
 
 
-def test_the_validation_set_shares_no_evidence_with_the_development_set() -> None:
+@pytest.mark.parametrize(
+    ("name", "earlier"),
+    [
+        ("validation.jsonl", ["questions.jsonl"]),
+        ("validation-2.jsonl", ["questions.jsonl", "validation.jsonl"]),
+    ],
+)
+def test_a_validation_set_shares_no_evidence_with_the_sets_before_it(
+    name: str, earlier: list[str]
+) -> None:
     """The validation questions measure what tuning on the development set generalises to,
-    so they must not quote the same text."""
+    so they must not quote the same text; the second batch adds new evidence, not repeats."""
     root = Path(__file__).parent / "eval"
-    dev = [q.evidence for q in load_questions(root / "questions.jsonl") if q.evidence]
-    for q in load_questions(root / "validation.jsonl"):
+    quotes = [q.evidence for set_ in earlier for q in load_questions(root / set_) if q.evidence]
+    for q in load_questions(root / name):
         if q.evidence:
-            for quote in dev:
+            for quote in quotes:
                 match = SequenceMatcher(None, q.evidence, quote, autojunk=False)
                 longest = match.find_longest_match(0, len(q.evidence), 0, len(quote))
                 assert longest.size < 40, (q.id, quote)
