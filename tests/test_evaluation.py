@@ -32,6 +32,7 @@ QUESTIONS = [
     Question("c", "paraphrase", "Why?", "d", "migration does not need to be solved", "body"),
     Question("u", "unanswerable", "Never?", None, None, None),
 ]
+DEVELOPMENT = ["questions.jsonl", "questions-2.jsonl"]
 EVIDENCE = {q.question: q.evidence for q in QUESTIONS}
 FILLER = [f"unrelated passage number {i} about something else entirely" for i in range(10)]
 
@@ -157,6 +158,8 @@ def test_windows_cover_the_text_in_order() -> None:
         ("questions.jsonl", 120, 20),
         ("validation.jsonl", 60, 10),
         ("validation-2.jsonl", 100, 15),
+        ("questions-2.jsonl", 30, 25),
+        ("validation-3.jsonl", 90, 10),
     ],
 )
 def test_question_sets_are_well_formed_and_quotes_are_verbatim(
@@ -181,15 +184,16 @@ def test_question_sets_are_well_formed_and_quotes_are_verbatim(
 @pytest.mark.parametrize(
     ("name", "earlier"),
     [
-        ("validation.jsonl", ["questions.jsonl"]),
-        ("validation-2.jsonl", ["questions.jsonl", "validation.jsonl"]),
+        ("validation.jsonl", ["questions.jsonl", "questions-2.jsonl"]),
+        ("validation-2.jsonl", ["questions.jsonl", "questions-2.jsonl", "validation.jsonl"]),
+        ("validation-3.jsonl", [*DEVELOPMENT, "validation.jsonl", "validation-2.jsonl"]),
     ],
 )
-def test_a_validation_set_shares_no_evidence_with_the_sets_before_it(
+def test_a_validation_set_shares_no_evidence_with_the_other_sets(
     name: str, earlier: list[str]
 ) -> None:
     """The validation questions measure what tuning on the development set generalises to,
-    so they must not quote the same text; the second batch adds new evidence, not repeats."""
+    so they must not quote the same text; each batch adds new evidence, not repeats."""
     root = Path(__file__).parent / "eval"
     quotes = [q.evidence for set_ in earlier for q in load_questions(root / set_) if q.evidence]
     for q in load_questions(root / name):
