@@ -126,6 +126,19 @@ def evidence_ramp(strength: float, *, weak: float, strong: float) -> float:
     return min(1.0, max(0.0, (strength - weak) / (strong - weak)))
 
 
+def rerank_trust(strength: float, *, floor: float, weak: float, strong: float) -> float:
+    """How much the cross-encoder's reading counts for a question whose lexical evidence
+    is `strength`: `floor` at `weak` evidence, all of it at `strong` (`evidence_ramp`).
+
+    Trained on web queries that share words with their answers, the cross-encoder ranks
+    paraphrased questions less reliably than questions using the passage's words; below
+    the floor it would still lift a paraphrase's evidence more often than it sinks it.
+    """
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError("floor must be within 0-1")
+    return floor + (1.0 - floor) * evidence_ramp(strength, weak=weak, strong=strong)
+
+
 def bm25_share(strength: float, *, low: float, high: float, weak: float, strong: float) -> float:
     """BM25's share in the fusion for a question whose lexical evidence is `strength`:
     `low` at `weak` evidence, `high` at `strong` (`evidence_ramp`).

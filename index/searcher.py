@@ -40,8 +40,8 @@ from index.fusion import (
     add_bonuses,
     bm25_share,
     convex_fusion,
-    evidence_ramp,
     multi_granularity,
+    rerank_trust,
     with_bonus,
 )
 from index.generations import current_generation
@@ -58,7 +58,14 @@ from index.hints import (
 from index.keyword import KEYWORD_DIR, KeywordIndex, name_words, query_tokens, tokenize
 from index.manifest import Manifest, read_manifest, verify_files
 from index.names import absent_names, multiword_names
-from index.rerank import DEPTH, WHOLE_DEPTH, Reranker, cross_encoder_logits, reranked
+from index.rerank import (
+    DEPTH,
+    TRUST_FLOOR,
+    WHOLE_DEPTH,
+    Reranker,
+    cross_encoder_logits,
+    reranked,
+)
 from index.store import STORE_NAME, Store
 from ingest.chunk import sentence_spans
 from ingest.embed import make_embedder
@@ -214,10 +221,11 @@ class Searcher:
         trust = 0.0  # how much the cross-encoder's reading counts; nothing when it did not read
         if reranker is not None and hits:
             logits = cross_encoder_logits(reranker, question, hits)
-            # The first stage's keyword-evidence ramp, 0 to 1: trained on web queries that
-            # share words with their answers, the cross-encoder ranks paraphrased questions
-            # worse than the first stage does (docs/experiments.md, row 73).
-            trust = evidence_ramp(first.evidence, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE)
+            # Less for paraphrases, which the cross-encoder ranks less reliably than
+            # questions in the passage's words (docs/experiments.md, rows 73 and 89).
+            trust = rerank_trust(
+                first.evidence, floor=TRUST_FLOOR, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE
+            )
             hits = reranked(hits, logits, trust)
             signals = replace(signals, rerank=float(logits.max()))
         calibration = self._calibrations[Mode.PRECISE if reranker else Mode.FAST]
