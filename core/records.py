@@ -182,6 +182,8 @@ class Signals:
     lead: float  # how far the best fused score stands above the fifth
     unknown_name: float  # 1 when the question names something no document mentions
     absent_name: float  # 1 when a name of several words is in none of the top 3 passages
+    absent_number: float  # 1 when the leading passage never writes a number the question names
+    answer_absent: float  # 1 when a question asking for a number or date gets none highlighted
     rerank: float = 0.0  # the cross-encoder's best logit among what it read; precise mode
 
 

@@ -41,6 +41,8 @@ FEATURES = (
     "lead",
     "unknown_name",
     "absent_name",
+    "absent_number",
+    "answer_absent",
 )
 # Precise mode also reads how sure the cross-encoder is of its best candidate.
 RERANK_FEATURES = (*FEATURES, "rerank")

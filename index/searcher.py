@@ -26,6 +26,8 @@ from core.records import (
     Why,
 )
 from index import dense
+from index.asked import absent_numbers, answer_absent
+from index.attribution import without_attribution
 from index.confidence import (
     CALIBRATIONS,
     PACKAGED_CALIBRATIONS,
@@ -394,7 +396,11 @@ class Searcher:
             t for w in name_words(question) for t in tokenize(w) if not self._keyword.knows(t)
         ]
         unmentioned = absent_names(multiword_names(question), [_named_text(h) for h in hits[:3]])
+        asked = without_attribution(question)  # a year dating the source is no fact asked
+        lead_passage = _named_text(hits[0]) if hits else ""
         return Signals(
+            absent_number=1.0 if absent_numbers(asked, lead_passage) else 0.0,
+            answer_absent=1.0 if hits and answer_absent(asked, _highlighted(hits[0])) else 0.0,
             unknown_name=1.0 if unknown else 0.0,
             absent_name=1.0 if unmentioned else 0.0,
             focus=focus,
@@ -429,6 +435,12 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
+
+
+def _highlighted(hit: Hit) -> str:
+    """The sentences highlighted in a hit, or its whole text when none are."""
+    text = hit.passage.text
+    return " … ".join(text[h.start : h.end] for h in hit.highlights) or text
 
 
 def _named_text(hit: Hit) -> str:

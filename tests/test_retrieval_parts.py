@@ -125,6 +125,8 @@ def signals(value: float) -> Signals:
         lead=value / 10,
         unknown_name=0.0 if value > 0.5 else 1.0,
         absent_name=0.0 if value > 0.5 else 1.0,
+        absent_number=0.0 if value > 0.5 else 1.0,
+        answer_absent=0.0,
     )
 
 
