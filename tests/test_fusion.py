@@ -118,9 +118,7 @@ def test_the_evidence_ramp_rises_from_weak_to_strong_keyword_evidence() -> None:
         evidence_ramp(0.2, weak=0.3, strong=0.3)
 
 
-def test_the_cross_encoder_keeps_its_floor_for_paraphrases_and_all_of_its_share_otherwise() -> (
-    None
-):
+def test_the_cross_encoder_keeps_its_floor_for_paraphrases_and_all_of_its_share_otherwise() -> None:
     trust = [rerank_trust(x, floor=0.3, weak=0.1, strong=0.3) for x in (0.0, 0.1, 0.2, 0.3, 0.9)]
     assert trust == pytest.approx([0.3, 0.3, 0.65, 1.0, 1.0])
     assert rerank_trust(0.0, floor=0.0, weak=0.1, strong=0.3) == 0.0
