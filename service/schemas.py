@@ -199,7 +199,7 @@ class StagesOut(BaseModel):
         le=1,
         description="How much the cross-encoder's reading counted in the final order, 0-1: "
         "1 when the question shares its rarer words with a passage, less as it shares fewer, "
-        "down to 0.3 (a paraphrase, which the cross-encoder ranks less reliably); 0 when it "
+        "down to 0.2 (a paraphrase, which the cross-encoder ranks less reliably); 0 when it "
         "did not run",
     )
     encode_ms: float = Field(ge=0, description="Milliseconds to embed the question")

@@ -1,9 +1,15 @@
-"""The question the cross-encoder reads leaves out where the answer is said to be, and
-when that source was published or held."""
+"""The question the cross-encoder reads, and the one embedded for dense search, leave out
+where the answer is said to be, and when that source was published or held."""
 
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 import pytest
 
+from core.settings import Settings
 from index.attribution import without_attribution
+from index.searcher import Searcher
 
 STRIPPED = [
     # Trailing clauses, after a comma or not.
@@ -69,3 +75,22 @@ def test_the_clause_naming_the_source_is_left_out(question: str, asked: str) -> 
 @pytest.mark.parametrize("question", UNCHANGED)
 def test_questions_without_a_source_or_with_too_little_left_are_unchanged(question: str) -> None:
     assert without_attribution(question) == question
+
+
+def test_the_dense_query_leaves_out_the_source_and_keyword_search_keeps_it(
+    small_index: Settings,
+) -> None:
+    searcher = Searcher.open_current(small_index.index_dir)
+    embedded: list[str] = []
+    encode = searcher.embedder.encode
+
+    def spy(texts: Sequence[str], *, batch_size: int = 32) -> npt.NDArray[np.float32]:
+        embedded.extend(texts)
+        return encode(texts, batch_size=batch_size)
+
+    searcher.embedder.encode = spy  # type: ignore[method-assign]
+    result = searcher.search("Which partners were involved, according to the beta submission?", 3)
+    assert embedded == [searcher.embedder.query_prefix + "Which partners were involved?"]
+    # "beta" and "submission" still reach keyword search: the beta submission leads.
+    assert result.hits[0].document.doc_id == "beta"
+    assert result.hits[0].why.bm25_rank == 1
