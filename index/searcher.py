@@ -229,7 +229,7 @@ class Searcher:
         if reranker is not None and hits:
             logits = cross_encoder_logits(reranker, question, hits)
             # Less for paraphrases, which the cross-encoder ranks less reliably than
-            # questions in the passage's words (docs/experiments.md, rows 73 and 89).
+            # questions in the passage's words (docs/experiments.md, rows 73, 89, 91).
             trust = rerank_trust(
                 first.evidence, floor=TRUST_FLOOR, weak=WEAK_EVIDENCE, strong=STRONG_EVIDENCE
             )
