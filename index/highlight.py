@@ -17,6 +17,13 @@ SECOND_WITHIN = 0.05
 _WORD = re.compile(r"\w+")
 
 
+def highlighted_text(text: str, highlights: Sequence[Highlight]) -> str:
+    """The highlighted sentences of a passage in reading order, joined by an ellipsis; the
+    whole text when none are highlighted."""
+    spans = sorted(highlights, key=lambda h: h.start)
+    return " … ".join(text[h.start : h.end] for h in spans) or text
+
+
 def matched_terms(passage: str, question: str) -> list[str]:
     """Words of the passage (as written, first occurrence) whose stem is a query term."""
     wanted = set(query_tokens(question))

@@ -18,6 +18,7 @@ from core.records import Hit, Passage
 from core.settings import model_threads
 from index.attribution import without_attribution
 from index.fusion import mean_of_readings, rerank_fusion
+from index.highlight import highlighted_text
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
 
 NO_RERANKER = "none"
@@ -113,11 +114,7 @@ def rerank_text(hit: Hit) -> str:
     highlighted sentences in reading order (the best one, and the runner-up when nearly as
     good). Read alone, whole passages bury the answer, and the next-best sentences after
     the highlights only add noise (docs/experiments.md, rows 44 and 57)."""
-    passage = hit.passage
-    body = " … ".join(
-        passage.text[h.start : h.end] for h in sorted(hit.highlights, key=lambda h: h.start)
-    )
-    return _headed(passage, body or passage.text)
+    return _headed(hit.passage, highlighted_text(hit.passage.text, hit.highlights))
 
 
 def whole_text(hit: Hit) -> str:

@@ -47,7 +47,7 @@ from index.fusion import (
     with_bonus,
 )
 from index.generations import current_generation
-from index.highlight import best_sentences, matched_terms
+from index.highlight import best_sentences, highlighted_text, matched_terms
 from index.hints import (
     Bonus,
     Gazetteer,
@@ -224,7 +224,7 @@ class Searcher:
         reranker = self._reranker if mode is Mode.PRECISE else None
         first = self._first_stage(question, query, max(k, DEPTH) if reranker else k, allowed)
         ranked = time.perf_counter()
-        hits, signals = first.hits, self._signals(question, first, k)
+        hits, signals = first.hits, self._signals(question, asked, first, k)
         trust = 0.0  # how much the cross-encoder's reading counts; nothing when it did not read
         if reranker is not None and hits:
             logits = cross_encoder_logits(reranker, question, hits)
@@ -378,9 +378,10 @@ class Searcher:
             ),
         )
 
-    def _signals(self, question: str, first: _FirstStage, k: int) -> Signals:
+    def _signals(self, question: str, asked: str, first: _FirstStage, k: int) -> Signals:
         """What the confidence model reads, from the first stage's top `k`: its calibration
-        holds whether or not a second stage re-orders them."""
+        holds whether or not a second stage re-orders them. `asked` is the question without
+        its attribution: a year dating the source is no fact asked for."""
         hits, terms, idf = first.hits[:k], first.terms, first.idf
         bm25_hits, dense_hits, sentence_hits = (
             first.bm25_hits,
@@ -401,11 +402,11 @@ class Searcher:
             t for w in name_words(question) for t in tokenize(w) if not self._keyword.knows(t)
         ]
         unmentioned = absent_names(multiword_names(question), [_named_text(h) for h in hits[:3]])
-        asked = without_attribution(question)  # a year dating the source is no fact asked
         lead_passage = _named_text(hits[0]) if hits else ""
+        lead_highlights = highlighted_text(hits[0].passage.text, hits[0].highlights) if hits else ""
         return Signals(
             absent_number=1.0 if absent_numbers(asked, lead_passage) else 0.0,
-            answer_absent=1.0 if hits and answer_absent(asked, _highlighted(hits[0])) else 0.0,
+            answer_absent=1.0 if hits and answer_absent(asked, lead_highlights) else 0.0,
             unknown_name=1.0 if unknown else 0.0,
             absent_name=1.0 if unmentioned else 0.0,
             focus=focus,
@@ -440,12 +441,6 @@ class Searcher:
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return self._store.passages_of(doc_id)
-
-
-def _highlighted(hit: Hit) -> str:
-    """The sentences highlighted in a hit, or its whole text when none are."""
-    text = hit.passage.text
-    return " … ".join(text[h.start : h.end] for h in hit.highlights) or text
 
 
 def _named_text(hit: Hit) -> str:
