@@ -208,6 +208,7 @@ class Stages:
     # How much its reading counted in the final order, 0-1: less for questions that share
     # few words with any passage, which it ranks worse than the first stage does.
     rerank_weight: float = 0.0
+    adapted: bool = False  # the question's vector went through the query adapter
 
 
 @dataclass(frozen=True)

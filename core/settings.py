@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         description="Second stage of mode=precise, a cross-encoder shipped as package files; "
         "'none' turns it off (precise then ranks as fast does)",
     )
+    query_adapter: bool = Field(
+        True,
+        description="Move questions through the query adapter fitted for the embedder "
+        "(shipped, or the operator's from `iomqa eval --fit-adapter`); false: search them "
+        "as the embedder places them",
+    )
     model_cache_dir: Path = Field(
         Path("var/models"), description="Model files derived from the weights (ONNX exports)"
     )

@@ -204,6 +204,15 @@ def save(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
+def vectors(index: faiss.Index) -> npt.NDArray[np.float32]:
+    """Every stored vector, one row each in row order (quantised layouts give them back
+    approximately)."""
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()  # inverted lists are not kept in row order
+    stored: npt.NDArray[np.float32] = index.reconstruct_n(0, index.ntotal)
+    return stored
+
+
 def describe(index: faiss.Index) -> DenseSpec:
     """The layout of a loaded index, to compare with what the manifest says."""
     if isinstance(index, faiss.IndexFlat):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from core.records import (
     Why,
 )
 from index import dense
+from index.adapter import ADAPTERS, PACKAGED_ADAPTERS, QueryAdapter, adapter_for
 from index.asked import absent_numbers, answer_absent
 from index.attribution import without_attribution
 from index.confidence import (
@@ -124,6 +126,7 @@ class Searcher:
         embedder: Embedder,
         calibrations: Mapping[Mode, Calibration],
         reranker: Reranker | None = None,
+        adapter: QueryAdapter | None = None,
     ) -> None:
         self.generation = generation
         self.manifest = manifest
@@ -135,6 +138,7 @@ class Searcher:
         self._embedder = embedder
         self._calibrations = calibrations  # each mode's, fitted for its models
         self._reranker = reranker  # None: precise mode runs the first stage alone
+        self._adapter = adapter  # None: questions searched as the embedder places them
         self._doc_rows: dict[str, npt.NDArray[np.int64]] = {}
         self._gazetteer: Gazetteer = default_gazetteer()
         self._doc_years = {d.doc_id: document_years(d.metadata) for d in store.documents()}
@@ -147,11 +151,16 @@ class Searcher:
         embedder: Embedder,
         calibration: Calibration | None = None,
         reranker: Reranker | None = None,
+        *,
+        adapt: bool = True,
     ) -> Searcher:
-        """Load a generation, refusing it loudly if anything disagrees with its manifest."""
+        """Load a generation, refusing it loudly if anything disagrees with its manifest.
+        With `adapt`, questions go through the query adapter fitted for the embedder, when
+        there is one."""
         manifest = read_manifest(generation)
         verify_files(generation, manifest)
         _check_model(generation, manifest, embedder)
+        adapter = _adapter(generation, embedder) if adapt else None
         passages, sentences, keyword, store = _load_artifacts(generation, manifest)
         owners = store.unit_owners()
         # Every disagreement at once, in one error: a damaged generation is diagnosed in
@@ -171,6 +180,7 @@ class Searcher:
             embedder,
             _calibrations(generation, embedder, reranker, calibration),
             reranker,
+            adapter,
         )
 
     @classmethod
@@ -179,11 +189,14 @@ class Searcher:
         index_dir: Path,
         source: ModelSource = PACKAGED_MODEL,
         reranker: Reranker | None = None,
+        *,
+        adapt: bool = True,
     ) -> Searcher:
         """Open the published generation with the embedder its manifest names."""
         generation = current_generation(index_dir)
         manifest = read_manifest(generation)
-        return cls.open(generation, make_embedder(manifest.model, source), reranker=reranker)
+        embedder = make_embedder(manifest.model, source)
+        return cls.open(generation, embedder, reranker=reranker, adapt=adapt)
 
     def close(self) -> None:
         self._store.close()
@@ -195,6 +208,27 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def adapter(self) -> QueryAdapter | None:
+        return self._adapter
+
+    def with_adapter(self, adapter: QueryAdapter | None) -> Searcher:
+        """The same generation searched through another adapter (or none); it shares this
+        searcher's files, so close only this one."""
+        other = copy.copy(self)
+        other._adapter = adapter
+        return other
+
+    def passage_vectors(self) -> npt.NDArray[np.float32]:
+        """Every passage's vector, in row order."""
+        return dense.vectors(self._passages)
+
+    def passage_texts(self) -> list[str]:
+        """Every passage's text, in row order."""
+        rows = list(range(self._passages.ntotal))
+        found = self._store.passages_by_rows(rows)
+        return [found[row].text for row in rows]
 
     @property
     def reranker(self) -> Reranker | None:
@@ -220,6 +254,8 @@ class Searcher:
         # them (docs/experiments.md, row 91).
         asked = without_attribution(question)
         query = self._embedder.encode([self._embedder.query_prefix + asked])[0]
+        if self._adapter is not None:
+            query = self._adapter.adapt(query)
         encoded = time.perf_counter()
         reranker = self._reranker if mode is Mode.PRECISE else None
         first = self._first_stage(question, query, max(k, DEPTH) if reranker else k, allowed)
@@ -252,6 +288,7 @@ class Searcher:
                 reranker=reranker.name if reranker else None,
                 read_whole=min(WHOLE_DEPTH, len(first.hits)) if reranker else 0,
                 rerank_weight=trust,
+                adapted=self._adapter is not None,
             ),
         )
 
@@ -459,6 +496,12 @@ def _calibrations(
         calibration_for(folders, embedder.name, reranker.name) if reranker else fast
     )
     return {Mode.FAST: fast, Mode.PRECISE: precise}
+
+
+def _adapter(generation: Path, embedder: Embedder) -> QueryAdapter | None:
+    """The embedder's query adapter: the operator's (index folder) before the shipped one."""
+    folders = [generation.parent.parent / ADAPTERS, PACKAGED_ADAPTERS]
+    return adapter_for(folders, embedder.name, embedder.dimension)
 
 
 def _check_model(generation: Path, manifest: Manifest, embedder: Embedder) -> None:

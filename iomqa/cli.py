@@ -50,6 +50,7 @@ from iomqa.bench import scale as scale_bench
 from iomqa.bench import workers as workers_bench
 from iomqa.bench.report import markdown, splice
 from iomqa.bench.stats import machine
+from iomqa.evaluation.adapt import refit_adapter
 from iomqa.evaluation.calibrate import refit
 from iomqa.evaluation.harness import (
     Ask,
@@ -271,7 +272,9 @@ def ask(
     try:
         # A fast question never reads the cross-encoder, so it does not wait for its loading.
         reranker = load_reranker(settings.reranker) if mode is Mode.PRECISE else None
-        searcher = Searcher.open_current(settings.index_dir, settings.model_source, reranker)
+        searcher = Searcher.open_current(
+            settings.index_dir, settings.model_source, reranker, adapt=settings.query_adapter
+        )
     except IomqaError as exc:
         raise _fail(exc) from exc
     started = time.perf_counter()
@@ -332,6 +335,9 @@ def evaluate_command(
     baselines: Annotated[bool, typer.Option(help="Also run the 200-word-window baselines")] = True,
     k: Annotated[int, typer.Option(min=1, max=50)] = 10,
     json_out: Annotated[Path | None, typer.Option(help="Write per-question ranks as JSON")] = None,
+    fit_adapter: Annotated[
+        bool, typer.Option(help="Fit the query adapter on these questions' evidence first")
+    ] = False,
     calibrate: Annotated[
         bool, typer.Option(help="Refit the confidence model on these questions first")
     ] = False,
@@ -347,11 +353,15 @@ def evaluate_command(
         qs = question_union(paths)
     except ValueError as exc:
         raise _fail(IomqaError(str(exc))) from exc
-    if calibrate:
-        try:
-            err.print(refit(settings, qs, " + ".join(p.name for p in paths)))
-        except IomqaError as exc:
-            raise _fail(exc) from exc
+    name = " + ".join(p.name for p in paths)
+    try:
+        # The adapter first: the confidence model reads signals of adapted questions.
+        if fit_adapter:
+            err.print(refit_adapter(settings, qs, name))
+        if calibrate:
+            err.print(refit(settings, qs, name))
+    except IomqaError as exc:
+        raise _fail(exc) from exc
     systems = _systems(settings, url, mode, baselines=baselines)
     reports = []
     for name, ask_fn in systems:

@@ -35,6 +35,7 @@ class SearcherHolder:
         *,
         model: str | None = None,
         pinned: bool = False,
+        adapt: bool = True,
     ) -> None:
         self._index_dir = index_dir
         # Pinned: the generation is chosen from outside (`load`), never by reading CURRENT,
@@ -47,6 +48,7 @@ class SearcherHolder:
         # None: each generation is served with the model its manifest names.
         self._model = model
         self._reranker = reranker  # query-time only: every generation is served with it
+        self._adapt = adapt  # so is the query adapter
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
         self.current: Searcher | None = None
         self.error: str | None = None
@@ -109,7 +111,9 @@ class SearcherHolder:
         try:
             manifest = read_manifest(generation)
             model = self._model or manifest.model
-            return Searcher.open(generation, self._embedder_for(model), reranker=self._reranker)
+            return Searcher.open(
+                generation, self._embedder_for(model), reranker=self._reranker, adapt=self._adapt
+            )
         except IomqaError as exc:
             message = f"index {version} refused: {exc}"
             log.error("%s", message)
@@ -158,6 +162,7 @@ def watched_holder(settings: Settings, *, pinned: bool = False) -> tuple[Searche
         load_reranker(settings.reranker),
         model=settings.model,
         pinned=pinned,
+        adapt=settings.query_adapter,
     )
     holder.reload()
     watcher = Watcher(holder, 0 if pinned else settings.reload_interval)

@@ -202,6 +202,10 @@ class StagesOut(BaseModel):
         "down to 0.2 (a paraphrase, which the cross-encoder ranks less reliably); 0 when it "
         "did not run",
     )
+    adapted: bool = Field(
+        description="True when the question's vector went through the query adapter fitted "
+        "for the embedder, which moves questions toward the reports' wording"
+    )
     encode_ms: float = Field(ge=0, description="Milliseconds to embed the question")
     first_stage_ms: float = Field(
         ge=0, description="Milliseconds of keyword and dense retrieval, fusion and highlights"

@@ -74,6 +74,7 @@ def stages_out(stages: Stages, total_ms: float, *, cached: bool) -> StagesOut:
         reranker=stages.reranker,
         read_whole=stages.read_whole,
         rerank_weight=round(stages.rerank_weight, 3),
+        adapted=stages.adapted,
         encode_ms=round(stages.encode_ms, 2),
         first_stage_ms=round(stages.first_stage_ms, 2),
         rerank_ms=round(stages.rerank_ms, 2),

@@ -29,6 +29,7 @@ STAGE_FIELDS = {
     "reranker",
     "read_whole",
     "rerank_weight",
+    "adapted",
     "encode_ms",
     "first_stage_ms",
     "rerank_ms",

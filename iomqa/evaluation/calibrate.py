@@ -2,7 +2,8 @@
 
 One calibration per mode, for the served generation's embedder and the configured
 cross-encoder, written into the index folder (`calibrations/`), never over the shipped
-ones: a calibration belongs to the models whose signals it was fitted on.
+ones: a calibration belongs to the models whose signals it was fitted on. With a query
+adapter, every question's signals come from an adapter that did not see it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from core.settings import Settings
 from index.confidence import CALIBRATIONS, FEATURES, RERANK_FEATURES, Calibration, fit, save
 from index.rerank import load_reranker
 from index.searcher import Searcher
+from iomqa.evaluation.adapt import fitted_adapter
 from iomqa.evaluation.harness import UNANSWERABLE, Question
 from iomqa.evaluation.metrics import auroc
 
@@ -37,18 +39,39 @@ def _fitted(data: Labelled, features: Sequence[str]) -> tuple[Calibration, float
     return fit([s for s, _ in data], [y for _, y in data], features=features), sum(held_out) / 2
 
 
+def cross_fitted_searchers(
+    searcher: Searcher, questions: Sequence[Question], name: str
+) -> list[Searcher]:
+    """Who asks each question. With a query adapter, its fitting questions would look
+    closer to their evidence than new questions do, and the confidence model would learn
+    to expect it: so each half's questions are asked through an adapter fitted on the
+    other half (the adapter is fitted on the same questions: `iomqa eval --fit-adapter
+    --calibrate`)."""
+    if searcher.adapter is None:
+        return [searcher] * len(questions)
+    halves = [questions[0::2], questions[1::2]]
+    through = [
+        searcher.with_adapter(fitted_adapter(searcher, halves[1 - i], f"{name}, half"))
+        for i in (0, 1)
+    ]
+    return [through[i % 2] for i in range(len(questions))]
+
+
 def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
     """Fit each mode on all questions; report in-sample and two-fold cross-validated AUROC."""
     reranker = load_reranker(settings.reranker)
-    searcher = Searcher.open_current(settings.index_dir, settings.model_source, reranker)
+    searcher = Searcher.open_current(
+        settings.index_dir, settings.model_source, reranker, adapt=settings.query_adapter
+    )
     modes: list[tuple[Mode, Sequence[str], str | None]] = [(Mode.FAST, FEATURES, None)]
     if reranker is not None:
         modes.append((Mode.PRECISE, RERANK_FEATURES, reranker.name))
+    asking = cross_fitted_searchers(searcher, questions, name)
     lines = []
     for mode, features, reranker_name in modes:
         data = [
-            (searcher.search(q.question, 10, mode=mode).signals, q.kind != UNANSWERABLE)
-            for q in questions
+            (ask.search(q.question, 10, mode=mode).signals, q.kind != UNANSWERABLE)
+            for ask, q in zip(asking, questions, strict=True)
         ]
         model, held_out = _fitted(data, features)
         note = f"{name}, {len(data)} questions ({sum(y for _, y in data)} answerable)"
