@@ -1,5 +1,6 @@
 """The query adapter: its arithmetic, its files, its fitting, and the searcher using it."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from index.searcher import Searcher
 from iomqa.evaluation.adapt import fit_delta, fitted_adapter, mean_positive_rank, refit_adapter
 from iomqa.evaluation.calibrate import cross_fitted_searchers
 from iomqa.evaluation.harness import Question
+from tests.test_cli import iomqa
 
 QUESTION = "zephyr quokka"  # shares no word with the small corpus: dense evidence alone
 
@@ -195,3 +197,36 @@ def test_calibration_asks_each_question_through_an_adapter_fitted_without_it(
         * 2
     )
     served.close()
+
+
+def test_the_cli_fits_the_adapter_then_calibrates_through_it_then_serves_it(
+    small_index: Settings, tmp_path: Path
+) -> None:
+    records = [
+        {"id": "a0", "kind": "name", "question": "Which partners were involved?",
+         "doc_id": "beta", "evidence": "Mayors Mechanism", "part": "body"},
+        {"id": "a1", "kind": "number", "question": "How large was the bonus on transfers?",
+         "doc_id": "alpha", "evidence": "Banks offered a 2% bonus on transfers.", "part": "body"},
+        {"id": "u0", "kind": "unanswerable", "question": "Lunar mining labour?",
+         "doc_id": None, "evidence": None, "part": None},
+    ]  # fmt: skip
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    env = {
+        "IOMQA_CORPUS_DIR": str(small_index.corpus_dir),
+        "IOMQA_INDEX_DIR": str(small_index.index_dir),
+    }
+    fitted = iomqa(
+        "eval", "--fit-adapter", "--calibrate", "--no-baselines", "--mode", "fast",
+        "--questions", str(questions), env=env,
+    )  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr
+    # The adapter first: the calibration reads signals of adapted questions.
+    assert 0 <= fitted.stderr.index("query adapter fitted") < fitted.stderr.index("fast: refitted")
+    assert (small_index.index_dir / ADAPTERS / file_name("hashing-64")).is_file()
+    for setting, adapted in (("true", True), ("false", False)):
+        asked = iomqa(
+            "ask", "bonus", "--json", "--mode", "fast", env=env | {"IOMQA_QUERY_ADAPTER": setting}
+        )
+        assert asked.returncode == 0, asked.stderr
+        assert json.loads(asked.stdout)["stages"]["adapted"] is adapted
