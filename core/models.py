@@ -5,6 +5,7 @@ Plain values shared by settings, ingest and index; loading a model is ingest's b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,12 @@ class ModelSource:
 
 
 PACKAGED_MODEL = ModelSource()
+
+
+def model_slug(name: str) -> str:
+    """A model id (or several joined) made safe as a file name: "org/model@onnx" ->
+    "org_model_onnx"."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name)
 
 
 def split_model_spec(model: str) -> tuple[str, str]:

@@ -15,7 +15,6 @@ it takes precedence. Pure logic apart from `load`, `save` and `adapter_for`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import IndexCorrupt
+from core.models import model_slug
 
 PACKAGED_ADAPTERS = Path(__file__).with_name("adapters")
 ADAPTERS = "adapters"  # the operator's, in the index folder
@@ -52,7 +52,7 @@ class QueryAdapter:
 
 def file_name(embedder: str) -> str:
     """One file per embedder, named after it."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", embedder) + ".npz"
+    return model_slug(embedder) + ".npz"
 
 
 def save(adapter: QueryAdapter, folder: Path) -> Path:

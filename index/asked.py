@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from index.hints import YEAR
+
 # Digits with their thousands separators and decimal points: "14,000", "10.7.2", "2021".
 _NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
 _ASKS_NUMBER = re.compile(
@@ -29,7 +31,6 @@ _MONTH = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November"
     r"|December)\b"
 )
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def numbers(text: str) -> set[str]:
@@ -44,7 +45,7 @@ def absent_numbers(question: str, passage: str) -> set[str]:
 
 def dates(text: str) -> set[str]:
     """The years and month names a text writes."""
-    return set(_YEAR.findall(text)) | set(_MONTH.findall(text))
+    return set(YEAR.findall(text)) | set(_MONTH.findall(text))
 
 
 def answer_absent(question: str, highlights: str) -> bool:

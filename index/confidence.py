@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from core.models import DEFAULT_MODEL
+from core.models import DEFAULT_MODEL, model_slug
 from core.records import Signals
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class Calibration:
 
 def file_name(embedder: str, reranker: str | None) -> str:
     """One file per pair of models, named after them."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", f"{embedder}--{reranker or 'fast'}") + ".json"
+    return model_slug(f"{embedder}--{reranker or 'fast'}") + ".json"
 
 
 def load(path: Path) -> Calibration:

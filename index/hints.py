@@ -27,7 +27,7 @@ COUNTRIES_FILE = Path(__file__).with_name("countries.tsv")
 YEAR_BONUS = 0.08
 REGION_BONUS = 0.15
 
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # The first word of a country's name: "Côte", "U" of "U.S.", "Guinea" of "Guinea-Bissau".
 _CAPITALISED = re.compile(r"[A-Z][^\W_]*")
 
@@ -204,7 +204,7 @@ def read_hints(question: str, gazetteer: Gazetteer) -> Hints:
                 regions.append(AskedRegion(phrase, gazetteer.covering(selectors)))
                 break
     return Hints(
-        years=frozenset(int(y) for y in _YEAR.findall(question)),
+        years=frozenset(int(y) for y in YEAR.findall(question)),
         regions=tuple(regions),
     )
 
@@ -212,7 +212,7 @@ def read_hints(question: str, gazetteer: Gazetteer) -> Hints:
 def document_years(metadata: Metadata) -> frozenset[int]:
     """The years a document can be named by: its own and its event's ("the 2021 dialogue"
     for a report published in 2022)."""
-    years = {int(y) for y in _YEAR.findall(f"{metadata.title} {metadata.event or ''}")}
+    years = {int(y) for y in YEAR.findall(f"{metadata.title} {metadata.event or ''}")}
     if metadata.year is not None:
         years.add(metadata.year)
     return frozenset(years)

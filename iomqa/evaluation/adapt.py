@@ -86,10 +86,7 @@ def mean_positive_rank(
 
 def fitted_adapter(searcher: Searcher, questions: Sequence[Question], name: str) -> QueryAdapter:
     """The searcher's embedder's adapter fitted on these questions' evidence."""
-    vectors, positives = _evidence(searcher, questions)
-    fitted_on = f"{name}, {sum(1 for p in positives if p)} questions with evidence"
-    delta = fit_delta(vectors, searcher.passage_vectors(), positives)
-    return QueryAdapter(searcher.embedder.name, delta, fitted_on)
+    return _fitted(searcher.embedder.name, _evidence(searcher, questions), name)
 
 
 def refit_adapter(settings: Settings, questions: Sequence[Question], name: str) -> str:
@@ -97,12 +94,12 @@ def refit_adapter(settings: Settings, questions: Sequence[Question], name: str) 
     index folder and report how far the evidence moved up."""
     searcher = Searcher.open_current(settings.index_dir, settings.model_source, adapt=False)
     try:
-        adapter = fitted_adapter(searcher, questions, name)
-        vectors, positives = _evidence(searcher, questions)
-        passages = searcher.passage_vectors()
+        evidence = _evidence(searcher, questions)
     finally:
         searcher.close()
+    adapter = _fitted(searcher.embedder.name, evidence, name)
     path = save(adapter, settings.index_dir / ADAPTERS)
+    vectors, passages, positives = evidence
     before = mean_positive_rank(vectors, passages, positives)
     after = mean_positive_rank(adapter.adapt(vectors), passages, positives)
     return (
@@ -111,15 +108,23 @@ def refit_adapter(settings: Settings, questions: Sequence[Question], name: str) 
     )
 
 
-def _evidence(
-    searcher: Searcher, questions: Sequence[Question]
-) -> tuple[npt.NDArray[np.float32], list[list[int]]]:
-    """The answerable questions' vectors as embedded (unadapted), and for each the rows
-    of the passages holding its evidence."""
+# The answerable questions' vectors as embedded (unadapted), every passage's vector, and
+# for each question the rows of the passages holding its evidence.
+_Evidence = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[list[int]]]
+
+
+def _fitted(embedder: str, evidence: _Evidence, name: str) -> QueryAdapter:
+    vectors, passages, positives = evidence
+    fitted_on = f"{name}, {sum(1 for p in positives if p)} questions with evidence"
+    return QueryAdapter(embedder, fit_delta(vectors, passages, positives), fitted_on)
+
+
+def _evidence(searcher: Searcher, questions: Sequence[Question]) -> _Evidence:
     answerable = [q for q in questions if q.evidence]
     embedder = searcher.embedder
+    passages = searcher.passage_vectors()
     if not answerable:
-        return np.zeros((0, embedder.dimension), dtype=np.float32), []
+        return np.zeros((0, embedder.dimension), dtype=np.float32), passages, []
     texts = searcher.passage_texts()
     asked = [embedder.query_prefix + without_attribution(q.question) for q in answerable]
     vectors = embedder.encode(asked).astype(np.float32).reshape(len(asked), embedder.dimension)
@@ -127,4 +132,4 @@ def _evidence(
         [row for row, text in enumerate(texts) if contains_evidence(text, q.evidence or "")]
         for q in answerable
     ]
-    return vectors, positives
+    return vectors, passages, positives
