@@ -52,9 +52,9 @@ def fit_delta(
         wanted[i, list(rows)] = True
     kept = wanted.any(dim=1)
     q, wanted = q[kept], wanted[kept]
-    delta = torch.zeros(q.shape[1], q.shape[1], requires_grad=True)
     if not len(q):  # nothing to learn from: no correction
         return np.zeros((q.shape[1], q.shape[1]), dtype=np.float32)
+    delta = torch.zeros(q.shape[1], q.shape[1], requires_grad=True)
     optimiser = torch.optim.Adam([delta], lr=LEARNING_RATE)
     for _ in range(steps):
         moved = q + q @ delta
