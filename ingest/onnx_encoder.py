@@ -46,27 +46,39 @@ class SentenceModelConfig:
 
 
 def read_model_config(path: Path) -> SentenceModelConfig:
-    """Refuses folders whose pipeline is not Transformer → mean pooling → Normalize."""
+    """Refuses folders whose pipeline is not Transformer → mean pooling → Normalize.
+
+    Reads both layouts sentence-transformers writes: before version 6 (pooling flags,
+    max_seq_length in sentence_bert_config.json) and since (one pooling mode, the length
+    as the tokenizer's model_max_length), which is how a tuned model is saved.
+    """
     try:
         modules = json.loads((path / "modules.json").read_text())
         pooling_dir = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
         pooling = json.loads((path / pooling_dir / "config.json").read_text())
         bert = json.loads((path / "sentence_bert_config.json").read_text())
+        length = bert.get("max_seq_length") or _tokenizer_max_length(path)
+        dimension = pooling.get("word_embedding_dimension", pooling.get("embedding_dimension"))
+        if not length or not dimension:
+            raise KeyError("max_seq_length" if not length else "embedding dimension")
     except (OSError, ValueError, StopIteration, KeyError) as exc:
         raise ModelError(f"{path} is not a sentence-transformers model folder: {exc}") from exc
     types = [m["type"].rsplit(".", 1)[-1] for m in modules]
-    other_modes = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v]
-    if types != ["Transformer", "Pooling", "Normalize"] or other_modes != [
-        "pooling_mode_mean_tokens"
-    ]:
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v]
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes = [f"pooling_mode_{pooling['pooling_mode']}_tokens"]
+    if types != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
         raise ModelError(
             f"{path}: the onnx backends support Transformer → mean pooling → Normalize, "
-            f"not {types} with {other_modes}; use the torch backend"
+            f"not {types} with {modes}; use the torch backend"
         )
-    return SentenceModelConfig(
-        max_seq_length=int(bert["max_seq_length"]),
-        dimension=int(pooling["word_embedding_dimension"]),
-    )
+    return SentenceModelConfig(max_seq_length=int(length), dimension=int(dimension))
+
+
+def _tokenizer_max_length(path: Path) -> int | None:
+    config = json.loads((path / "tokenizer_config.json").read_text())
+    length = config.get("model_max_length")
+    return int(length) if isinstance(length, int) else None
 
 
 def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:

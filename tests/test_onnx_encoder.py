@@ -70,6 +70,21 @@ def test_only_mean_pooled_normalised_models_are_exported(tmp_path: Path) -> None
         read_model_config(tmp_path)
 
 
+def test_the_layout_sentence_transformers_6_saves_is_read_too(tmp_path: Path) -> None:
+    # Since version 6: one pooling mode, and the length as the tokenizer's maximum.
+    pipeline = ["Transformer", "Pooling", "Normalize"]
+    folder = _folder(tmp_path, {"embedding_dimension": 8, "pooling_mode": "mean"}, pipeline)
+    (folder / "sentence_bert_config.json").write_text("{}")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 256}))
+    config = read_model_config(folder)
+    assert (config.max_seq_length, config.dimension) == (256, 8)
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"embedding_dimension": 8, "pooling_mode": "cls"})
+    )
+    with pytest.raises(ModelError, match="use the torch backend"):
+        read_model_config(folder)
+
+
 # The real packaged model from here on.
 
 
