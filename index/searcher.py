@@ -15,6 +15,7 @@ import numpy.typing as npt
 from core.errors import IndexCorrupt
 from core.models import PACKAGED_MODEL, ModelSource
 from core.records import (
+    Document,
     DocumentInfo,
     Filters,
     Hit,
@@ -224,11 +225,15 @@ class Searcher:
         """Every passage's vector, in row order."""
         return dense.vectors(self._passages)
 
-    def passage_texts(self) -> list[str]:
-        """Every passage's text, in row order."""
+    def passages_in_rows(self) -> list[Passage]:
+        """Every passage, in row order."""
         rows = list(range(self._passages.ntotal))
         found = self._store.passages_by_rows(rows)
-        return [found[row].text for row in rows]
+        return [found[row] for row in rows]
+
+    def passage_texts(self) -> list[str]:
+        """Every passage's text, in row order."""
+        return [p.text for p in self.passages_in_rows()]
 
     @property
     def reranker(self) -> Reranker | None:
@@ -464,6 +469,10 @@ class Searcher:
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         return self._store.document(doc_id)
+
+    def load_document(self, doc_id: str) -> Document | None:
+        """A document whole (headings and pages included), as it was ingested."""
+        return self._store.load_document(doc_id)
 
     def document_text(self, doc_id: str) -> str | None:
         return self._store.document_text(doc_id)

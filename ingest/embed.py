@@ -22,11 +22,13 @@ from core.models import (
     HASHING_PREFIX,
     MODEL_NAME,
     PACKAGED_MODEL,
+    TUNED_NAME,
     ModelSource,
     split_model_spec,
 )
 from ingest.onnx_encoder import OnnxEmbedder
 from ingest.packaged_encoder import PackagedEmbedder
+from ingest.tune import tuned_model
 from ingest.vectors import Embedder, Vectors, normalise
 
 _TOKEN = re.compile(r"\w+")
@@ -156,7 +158,8 @@ class LazyEmbedder:
 
 
 def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
-    """`model` is a hashing embedder name ("hashing-256"), the packaged bge (BGE_MODEL) or
+    """`model` is a hashing embedder name ("hashing-256"), the packaged bge (BGE_MODEL),
+    the tuned all-MiniLM-L6-v2 (TUNED_NAME, derived from the weights at `source.path`) or
     a sentence-transformers name, optionally with its backend ("...@onnx")."""
     if model.startswith(HASHING_PREFIX):
         suffix = model.removeprefix(HASHING_PREFIX)
@@ -170,6 +173,8 @@ def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
         # Any other backend would load the default weights under bge's name.
         raise ModelError(f"model {model!r}: {name} ships as int8 ONNX only; use {BGE_MODEL}")
     path = source.path or default_model_path()
+    if name == TUNED_NAME:  # derived from the base weights, tuned on first use
+        path = tuned_model(source.cache_dir, path)
     if backend == "torch":
         return SentenceTransformerEmbedder(path, model)
     return OnnxEmbedder(path, model, backend, source.cache_dir)

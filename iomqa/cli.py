@@ -62,6 +62,7 @@ from iomqa.evaluation.harness import (
     question_union,
 )
 from iomqa.evaluation.service import baseline_systems, service_system
+from iomqa.evaluation.tuning import write_tuning_pairs
 from service import replicated
 from service.citations import cite
 from service.mcp.stdio import serve_stdio
@@ -344,6 +345,10 @@ def evaluate_command(
     mode: Annotated[Mode, typer.Option(help="The ranking mode the service is asked for")] = (
         Mode.PRECISE
     ),
+    tuning_pairs: Annotated[
+        Path | None,
+        typer.Option(help="Write the tuned embedder's training pairs for these questions here"),
+    ] = None,
 ) -> None:
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
 
@@ -356,6 +361,8 @@ def evaluate_command(
     name = " + ".join(p.name for p in paths)
     try:
         # The adapter first: the confidence model reads signals of adapted questions.
+        if tuning_pairs:
+            err.print(write_tuning_pairs(settings, qs, tuning_pairs))
         if fit_adapter:
             err.print(refit_adapter(settings, qs, name))
         if calibrate:

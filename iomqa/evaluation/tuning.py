@@ -1,0 +1,77 @@
+"""Training pairs for the tuned embedder (`ingest.tune`) from a question set's evidence.
+
+Each answerable question gives two pairs: the question with the passage holding its
+evidence, as the retrievers read it (title, headings, text), and the question with the
+sentence of that passage that shares most words with the evidence quote, since the dense
+score reads the best sentence too. The passage pair carries one hard negative: the first
+passage the served generation's first stage ranks for the question that does not hold the
+evidence. docs/experiments.md, row 103.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.records import Mode, Passage
+from core.settings import Settings
+from index.attribution import without_attribution
+from index.build import context_text
+from index.searcher import Searcher
+from ingest.chunk import sentence_spans
+from ingest.tune import TrainingPair, write_pairs
+from iomqa.evaluation.harness import Question
+from iomqa.evaluation.metrics import contains_evidence, fold
+
+NEGATIVES = 1
+SEARCH_DEPTH = 10
+
+
+def training_pairs(searcher: Searcher, questions: Sequence[Question]) -> list[TrainingPair]:
+    """Two pairs per answerable question whose evidence a passage holds."""
+    passages = searcher.passages_in_rows()
+    pairs: list[TrainingPair] = []
+    for q in questions:
+        evidence = q.evidence or ""
+        holding = [p for p in passages if evidence and contains_evidence(p.text, evidence)]
+        if not holding:
+            continue
+        passage = holding[0]
+        ranked = searcher.search(q.question, SEARCH_DEPTH, mode=Mode.FAST).hits
+        negatives = [h.passage for h in ranked if not contains_evidence(h.passage.text, evidence)]
+        # The dense side reads the question without its attribution (Searcher.search).
+        asked = without_attribution(q.question)
+        pairs.append(
+            TrainingPair(
+                asked,
+                _read(searcher, passage),
+                tuple(_read(searcher, n) for n in negatives[:NEGATIVES]),
+            )
+        )
+        pairs.append(TrainingPair(asked, best_sentence(passage.text, evidence)))
+    return pairs
+
+
+def best_sentence(text: str, evidence: str) -> str:
+    """The sentence of `text` sharing the most (folded) words with the evidence quote."""
+    wanted = set(fold(evidence).split())
+    spans = sentence_spans(text, 0, len(text)) or [(0, len(text))]
+    start, end = max(spans, key=lambda s: len(set(fold(text[s[0] : s[1]]).split()) & wanted))
+    return text[start:end]
+
+
+def _read(searcher: Searcher, passage: Passage) -> str:
+    document = searcher.load_document(passage.doc_id)
+    return context_text(document, passage) if document else passage.text
+
+
+def write_tuning_pairs(settings: Settings, questions: Sequence[Question], path: Path) -> str:
+    """Write the served generation's training pairs for these questions; say how many."""
+    searcher = Searcher.open_current(settings.index_dir, settings.model_source, adapt=False)
+    try:
+        pairs = training_pairs(searcher, questions)
+    finally:
+        searcher.close()
+    write_pairs(path, pairs)
+    asked = sum(1 for q in questions if q.evidence)
+    return f"{len(pairs)} tuning pairs from {asked} answerable questions -> {path}"
