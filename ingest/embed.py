@@ -157,10 +157,13 @@ class LazyEmbedder:
         return self._model().encode(texts, batch_size=batch_size)
 
 
-def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
+def make_embedder(
+    model: str, source: ModelSource = PACKAGED_MODEL, tuning_pairs: Path | None = None
+) -> Embedder:
     """`model` is a hashing embedder name ("hashing-256"), the packaged bge (BGE_MODEL),
     the tuned all-MiniLM-L6-v2 (TUNED_NAME, derived from the weights at `source.path`) or
-    a sentence-transformers name, optionally with its backend ("...@onnx")."""
+    a sentence-transformers name, optionally with its backend ("...@onnx"). The tuned
+    model learns from `tuning_pairs` (None: the shipped ones)."""
     if model.startswith(HASHING_PREFIX):
         suffix = model.removeprefix(HASHING_PREFIX)
         if not suffix.isdigit() or int(suffix) < 8:
@@ -174,7 +177,7 @@ def make_embedder(model: str, source: ModelSource = PACKAGED_MODEL) -> Embedder:
         raise ModelError(f"model {model!r}: {name} ships as int8 ONNX only; use {BGE_MODEL}")
     path = source.path or default_model_path()
     if name == TUNED_NAME:  # derived from the base weights, tuned on first use
-        path = tuned_model(source.cache_dir, path)
+        path = tuned_model(source.cache_dir, path, tuning_pairs)
     if backend == "torch":
         return SentenceTransformerEmbedder(path, model)
     return OnnxEmbedder(path, model, backend, source.cache_dir)

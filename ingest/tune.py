@@ -29,6 +29,11 @@ from core.errors import ModelError
 PAIRS_FILE = Path(__file__).parent / "tuning" / "idm-questions.jsonl"
 
 
+def shipped_pairs() -> Path:
+    """PAIRS_FILE, looked up when asked (tests point it elsewhere)."""
+    return PAIRS_FILE
+
+
 @dataclass(frozen=True)
 class TrainingPair:
     """A question, the text that answers it, and texts ranked above it that do not."""
@@ -90,9 +95,11 @@ def tuned_folder(cache_dir: Path, base: Path, pairs_file: Path, params: TunePara
 
 
 def tuned_model(
-    cache_dir: Path, base: Path, pairs_file: Path = PAIRS_FILE, params: TuneParams = TuneParams()
+    cache_dir: Path, base: Path, pairs_file: Path | None = None, params: TuneParams = TuneParams()
 ) -> Path:
-    """The tuned model's folder, fine-tuned first if it is not in the cache yet."""
+    """The tuned model's folder, fine-tuned first if it is not in the cache yet; from the
+    shipped pairs unless `pairs_file` says otherwise."""
+    pairs_file = pairs_file or shipped_pairs()
     target = tuned_folder(cache_dir, base, pairs_file, params)
     if not (target / "modules.json").exists():
         tune(base, read_pairs(pairs_file), target, params)

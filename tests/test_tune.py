@@ -14,7 +14,9 @@ import pytest
 from core.errors import ModelError
 from core.models import TUNED_NAME, ModelSource
 from core.settings import Settings
+from index.build import BuildConfig, build_index
 from index.searcher import Searcher
+from ingest import tune as tune_module
 from ingest.embed import default_model_path, make_embedder
 from ingest.tune import (
     PAIRS_FILE,
@@ -27,6 +29,7 @@ from ingest.tune import (
     tuned_model,
     write_pairs,
 )
+from iomqa.evaluation import calibrate
 from iomqa.evaluation.harness import Question
 from iomqa.evaluation.tuning import best_sentence, training_pairs
 
@@ -184,3 +187,44 @@ def test_the_best_sentence_shares_most_words_with_the_evidence() -> None:
     assert (
         best_sentence(text, "remittances fell by a fifth") == "Remittances fell by a fifth in 2020."
     )
+
+
+def test_calibrating_asks_each_half_through_a_model_tuned_without_it(
+    tiny_model: Path, small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partners = "Which partners were involved?"
+    needs = "What do migrants need?"
+    pairs = [
+        TrainingPair(partners, "The Mayors Mechanism involved United Cities."),
+        TrainingPair(needs, "Migrants need access to health services regardless of status."),
+        TrainingPair("What did the pandemic do?", "The pandemic reversed development gains."),
+    ]
+    shipped = tmp_path / "shipped.jsonl"
+    write_pairs(shipped, pairs)
+    monkeypatch.setattr(tune_module, "PAIRS_FILE", shipped)
+    settings = Settings(
+        corpus_dir=small_corpus,
+        index_dir=tmp_path / "index",
+        model=f"{TUNED_NAME}@torch",
+        model_path=tiny_model,
+        model_cache_dir=tmp_path / "cache",
+        reranker="none",
+    )
+    embedder = make_embedder(settings.model, settings.model_source)
+    build_index(BuildConfig.from_settings(settings), embedder)
+    questions = [
+        Question("a0", "name", partners, "beta", "Mayors Mechanism", None),
+        Question("a1", "term", needs, "alpha", "access to health services", None),
+        Question("u0", "unanswerable", "Lunar mining labour?", None, None, None),
+        Question("u1", "unanswerable", "Deep sea fishing quotas?", None, None, None),
+    ]
+    report = calibrate.refit(settings, questions, "four questions")
+    # The first half (a0, u0) was asked through a model that never saw a0's pair, the
+    # second through one that never saw a1's; both were tuned next to the served one.
+    for left_out in (pairs[0], pairs[1]):
+        kept = tmp_path / f"without-{left_out.question}.jsonl"
+        write_pairs(kept, [p for p in pairs if p != left_out])
+        assert tuned_folder(settings.model_cache_dir, tiny_model, kept, TuneParams()).is_dir()
+    assert len(list(settings.model_cache_dir.iterdir())) == 3
+    assert "fast: refitted on 4 questions" in report
+    assert not (settings.index_dir / "1").exists()  # the fold indexes were scratch

@@ -3,18 +3,28 @@
 One calibration per mode, for the served generation's embedder and the configured
 cross-encoder, written into the index folder (`calibrations/`), never over the shipped
 ones: a calibration belongs to the models whose signals it was fitted on. With a query
-adapter, every question's signals come from an adapter that did not see it.
+adapter or the tuned embedder, every question's signals come from an adapter or a model
+that did not learn from it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
+from core.models import TUNED_NAME, split_model_spec
 from core.records import Mode, Signals
 from core.settings import Settings
+from index.attribution import without_attribution
+from index.build import BuildConfig, build_index
 from index.confidence import CALIBRATIONS, FEATURES, RERANK_FEATURES, Calibration, fit, save
-from index.rerank import load_reranker
+from index.generations import current_generation
+from index.rerank import Reranker, load_reranker
 from index.searcher import Searcher
+from ingest.embed import make_embedder
+from ingest.tune import read_pairs, shipped_pairs, write_pairs
 from iomqa.evaluation.adapt import fitted_adapter
 from iomqa.evaluation.harness import UNANSWERABLE, Question
 from iomqa.evaluation.metrics import auroc
@@ -57,6 +67,33 @@ def cross_fitted_searchers(
     return [through[i % 2] for i in range(len(questions))]
 
 
+def tuned_without(
+    settings: Settings, half: Sequence[Question], scratch: Path, reranker: Reranker | None
+) -> Searcher:
+    """The corpus searched through the tuned embedder fitted without these questions'
+    pairs: as new questions would meet it (docs/experiments.md, row 105)."""
+    asked = {without_attribution(q.question) for q in half}
+    pairs_file = scratch / "pairs.jsonl"
+    write_pairs(pairs_file, [p for p in read_pairs(shipped_pairs()) if p.question not in asked])
+    embedder = make_embedder(settings.model, settings.model_source, tuning_pairs=pairs_file)
+    config = replace(BuildConfig.from_settings(settings), index_dir=scratch / "index")
+    build_index(config, embedder)
+    return Searcher.open(current_generation(config.index_dir), embedder, reranker=reranker)
+
+
+def _asking(
+    settings: Settings, searcher: Searcher, questions: Sequence[Question], name: str, scratch: Path
+) -> list[Searcher]:
+    if split_model_spec(searcher.embedder.name)[0] != TUNED_NAME:
+        return cross_fitted_searchers(searcher, questions, name)
+    halves = [questions[0::2], questions[1::2]]
+    through = []
+    for i, half in enumerate(halves):
+        (scratch / str(i)).mkdir()
+        through.append(tuned_without(settings, half, scratch / str(i), searcher.reranker))
+    return [through[i % 2] for i in range(len(questions))]
+
+
 def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
     """Fit each mode on all questions; report in-sample and two-fold cross-validated AUROC."""
     reranker = load_reranker(settings.reranker)
@@ -66,25 +103,40 @@ def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
     modes: list[tuple[Mode, Sequence[str], str | None]] = [(Mode.FAST, FEATURES, None)]
     if reranker is not None:
         modes.append((Mode.PRECISE, RERANK_FEATURES, reranker.name))
-    asking = cross_fitted_searchers(searcher, questions, name)
     lines = []
-    for mode, features, reranker_name in modes:
-        data = [
-            (ask.search(q.question, 10, mode=mode).signals, q.kind != UNANSWERABLE)
-            for ask, q in zip(asking, questions, strict=True)
-        ]
-        model, held_out = _fitted(data, features)
-        note = f"{name}, {len(data)} questions ({sum(y for _, y in data)} answerable)"
-        calibration = Calibration(
-            model.weights,
-            model.bias,
-            embedder=searcher.embedder.name,
-            reranker=reranker_name,
-            fitted_on=note,
-        )
-        path = save(calibration, settings.index_dir / CALIBRATIONS)
-        lines.append(
-            f"{mode.value}: refitted on {len(data)} questions, AUROC {_auroc(data, model):.3f} "
-            f"in sample, {held_out:.3f} two-fold cross-validated -> {path}"
-        )
+    with tempfile.TemporaryDirectory(prefix="iomqa-calibrate-") as scratch:
+        asking = _asking(settings, searcher, questions, name, Path(scratch))
+        for mode, features, reranker_name in modes:
+            data = [
+                (ask.search(q.question, 10, mode=mode).signals, q.kind != UNANSWERABLE)
+                for ask, q in zip(asking, questions, strict=True)
+            ]
+            lines.append(_saved(settings, searcher, data, features, reranker_name, name, mode))
+        for ask in {id(a): a for a in asking}.values():
+            ask.close()
     return "\n".join(lines)
+
+
+def _saved(
+    settings: Settings,
+    searcher: Searcher,
+    data: Labelled,
+    features: Sequence[str],
+    reranker_name: str | None,
+    name: str,
+    mode: Mode,
+) -> str:
+    model, held_out = _fitted(data, features)
+    note = f"{name}, {len(data)} questions ({sum(y for _, y in data)} answerable)"
+    calibration = Calibration(
+        model.weights,
+        model.bias,
+        embedder=searcher.embedder.name,
+        reranker=reranker_name,
+        fitted_on=note,
+    )
+    path = save(calibration, settings.index_dir / CALIBRATIONS)
+    return (
+        f"{mode.value}: refitted on {len(data)} questions, AUROC {_auroc(data, model):.3f} "
+        f"in sample, {held_out:.3f} two-fold cross-validated -> {path}"
+    )
