@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp.client.client import Client
 
-from core.models import DEFAULT_MODEL
+from core.models import BASE_MODEL
 from core.settings import Settings
 from index.build import BuildConfig, build_index
 from ingest.embed import make_embedder
@@ -16,6 +16,8 @@ from service.app import create_app
 from service.mcp.server import create_server
 from tests.conftest import CORPUS
 
+# The packaged all-MiniLM-L6-v2 as shipped: the default tunes it first (minutes on two
+# cores), and that tuning is tested on a tiny model in test_tune.py.
 pytestmark = pytest.mark.integration
 
 
@@ -24,10 +26,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     index_dir = tmp_path_factory.mktemp("real") / "index"
     report = build_index(
         BuildConfig(corpus_dir=CORPUS, index_dir=index_dir),
-        make_embedder(DEFAULT_MODEL, Settings().model_source),
+        make_embedder(BASE_MODEL, Settings().model_source),
     )
     assert [d.status for d in report.documents] == ["ok"] * 5
-    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=DEFAULT_MODEL)
+    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=BASE_MODEL)
     with TestClient(create_app(settings)) as c:
         yield c
 

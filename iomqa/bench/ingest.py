@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.models import BGE_MODEL, DEFAULT_MODEL
+from core.models import BASE_MODEL, BGE_MODEL, DEFAULT_MODEL
 from core.settings import Settings
 from index.build import BuildConfig, build_index, context_text
 from index.searcher import Searcher
@@ -20,7 +20,7 @@ from ingest.vectors import Embedder
 SWEEP_BATCH_SIZES = (8, 16, 32, 64)
 SWEEP_TEXTS = 800
 # The embedders an index can be built with, each timed over the same texts.
-EMBEDDERS = (DEFAULT_MODEL, BGE_MODEL)
+EMBEDDERS = (DEFAULT_MODEL, BASE_MODEL, BGE_MODEL)
 
 
 class _Clock:

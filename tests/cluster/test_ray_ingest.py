@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.models import DEFAULT_MODEL, ModelSource
+from core.models import BASE_MODEL, ModelSource
 from index.build import BuildConfig, build_index
 from index.generations import GENERATIONS, current_version
 from ingest.embed import make_embedder
@@ -51,12 +51,12 @@ def builds(
     # Local first: it exports the ONNX model into the cache both builds share.
     build_index(
         BuildConfig(corpus_dir=CORPUS, index_dir=local),
-        make_embedder(DEFAULT_MODEL, ModelSource(None, model_cache)),
+        make_embedder(BASE_MODEL, ModelSource(None, model_cache)),
     )
     env = {
         "IOMQA_CORPUS_DIR": str(CORPUS),
         "IOMQA_INDEX_DIR": str(root / "ray"),
-        "IOMQA_MODEL": DEFAULT_MODEL,
+        "IOMQA_MODEL": BASE_MODEL,
         "IOMQA_MODEL_CACHE_DIR": str(model_cache),
     }
     done = iomqa("ingest", "--json", "--ray", ray_cluster.address, env=env)
