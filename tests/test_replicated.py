@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from core.errors import ClusterError, IndexNotFound
 from core.settings import Settings
-from index.generations import GENERATIONS, current_version
+from index.generations import GENERATIONS, current_version, new_staging, publish
 from service.app import create_app
 from service.reload import SearcherHolder
 from service.replicated import ReplayLostRequests, Replica, Rollout, run
@@ -90,10 +91,13 @@ def test_the_driver_rolls_out_each_sound_new_generation(small_index: Settings) -
         (small_index.corpus_dir / "gamma.md").write_text("# Gamma\n\nBorder data in Gamma.\n")
         second = build(small_index).index_version
         _until(lambda: rollout.deployed == [second])
-        (small_index.corpus_dir / "delta.md").write_text("# Delta\n\nVisas in Delta.\n")
-        third = build(small_index).index_version
-        assert third is not None
-        (small_index.index_dir / GENERATIONS / third / "manifest.json").write_text("{}")
+        # A broken generation, broken from the moment CURRENT names it: built sound and
+        # then damaged, the driver could deploy it in between.
+        staging = new_staging(small_index.index_dir)
+        shutil.copytree(small_index.index_dir / GENERATIONS / second, staging, dirs_exist_ok=True)
+        (staging / "manifest.json").write_text("{}")
+        third = f"{second}-broken"
+        publish(small_index.index_dir, staging, third)
         time.sleep(0.5)
         assert rollout.deployed == [second]  # broken: refused
         assert driver.is_alive()
