@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 PAIRS_FILE = Path(__file__).parent / "tuning" / "idm-questions.jsonl"
 
@@ -102,7 +105,12 @@ def tuned_model(
     pairs_file = pairs_file or shipped_pairs()
     target = tuned_folder(cache_dir, base, pairs_file, params)
     if not (target / "modules.json").exists():
-        tune(base, read_pairs(pairs_file), target, params)
+        pairs = read_pairs(pairs_file)
+        # A warning so that the command line shows it: minutes pass without other output.
+        log.warning(
+            "tuning %s on %d question pairs into %s (once; minutes)", base, len(pairs), target
+        )
+        tune(base, pairs, target, params)
     return target
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp.client.client import Client
 
-from core.models import BASE_MODEL
+from core.models import BASE_MODEL, ModelSource
 from core.settings import Settings
 from index.build import BuildConfig, build_index
 from ingest.embed import make_embedder
@@ -22,14 +22,18 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[TestClient]:
+    # Set up before the per-test isolation: the model cache is named here, or the ONNX
+    # export would land in the checkout's var/models.
     index_dir = tmp_path_factory.mktemp("real") / "index"
     report = build_index(
         BuildConfig(corpus_dir=CORPUS, index_dir=index_dir),
-        make_embedder(BASE_MODEL, Settings().model_source),
+        make_embedder(BASE_MODEL, ModelSource(None, model_cache)),
     )
     assert [d.status for d in report.documents] == ["ok"] * 5
-    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, model=BASE_MODEL)
+    settings = Settings(
+        corpus_dir=CORPUS, index_dir=index_dir, model=BASE_MODEL, model_cache_dir=model_cache
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
