@@ -3,7 +3,7 @@
 The packaged model places a question near passages that share its words; a question that
 restates a passage in other words ("what people abroad send back" for remittances) often
 lands far from it. Fine-tuning on question → evidence pairs (the development questions,
-`iomqa eval --write-tuning-pairs`) moves such questions toward their evidence; measured
+`iomqa eval --tuning-pairs`) moves such questions toward their evidence; measured
 on questions it never saw in docs/experiments.md, row 103.
 
 The tuned model is derived, never downloaded: the packaged weights, a pairs file and fixed
@@ -155,11 +155,12 @@ def _trained(base: Path, pairs: Sequence[TrainingPair], params: TuneParams) -> A
         optimiser, lambda step: min(1.0, (step + 1) / warmup)
     )
 
+    # sentence-transformers renamed `tokenize` to `preprocess`; accept both spellings.
+    tokenized = getattr(model, "preprocess", None) or model.tokenize
+
     def encoded(texts: list[str]) -> Any:
-        # sentence-transformers renamed `tokenize` to `preprocess`; accept both spellings.
-        features = getattr(model, "preprocess", None) or model.tokenize
-        features = features(texts)
-        return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+        embedded = model(tokenized(texts))["sentence_embedding"]
+        return torch.nn.functional.normalize(embedded, dim=-1)
 
     for epoch in range(params.epochs):
         for batch in batches(pairs, params.batch_size, epoch, params.seed):

@@ -360,9 +360,9 @@ def evaluate_command(
         raise _fail(IomqaError(str(exc))) from exc
     name = " + ".join(p.name for p in paths)
     try:
-        # The adapter first: the confidence model reads signals of adapted questions.
         if tuning_pairs:
             err.print(write_tuning_pairs(settings, qs, tuning_pairs))
+        # The adapter first: the confidence model reads signals of adapted questions.
         if fit_adapter:
             err.print(refit_adapter(settings, qs, name))
         if calibrate:

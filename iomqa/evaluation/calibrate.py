@@ -10,7 +10,7 @@ that did not learn from it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,6 +49,17 @@ def _fitted(data: Labelled, features: Sequence[str]) -> tuple[Calibration, float
     return fit([s for s, _ in data], [y for _, y in data], features=features), sum(held_out) / 2
 
 
+def by_halves(
+    questions: Sequence[Question],
+    made_without: Callable[[Sequence[Question], Sequence[Question]], Searcher],
+) -> list[Searcher]:
+    """Who asks each question: the searcher made without its half (alternate questions;
+    `made_without(half, other_half)`), so no question is asked through something that
+    learned from it."""
+    through = [made_without(questions[i::2], questions[1 - i :: 2]) for i in (0, 1)]
+    return [through[i % 2] for i in range(len(questions))]
+
+
 def cross_fitted_searchers(
     searcher: Searcher, questions: Sequence[Question], name: str
 ) -> list[Searcher]:
@@ -59,12 +70,12 @@ def cross_fitted_searchers(
     --calibrate`)."""
     if searcher.adapter is None:
         return [searcher] * len(questions)
-    halves = [questions[0::2], questions[1::2]]
-    through = [
-        searcher.with_adapter(fitted_adapter(searcher, halves[1 - i], f"{name}, half"))
-        for i in (0, 1)
-    ]
-    return [through[i % 2] for i in range(len(questions))]
+    half_name = f"{name}, half"
+
+    def adapted_without(half: Sequence[Question], other: Sequence[Question]) -> Searcher:
+        return searcher.with_adapter(fitted_adapter(searcher, other, half_name))
+
+    return by_halves(questions, adapted_without)
 
 
 def tuned_without(
@@ -86,12 +97,12 @@ def _asking(
 ) -> list[Searcher]:
     if split_model_spec(searcher.embedder.name)[0] != TUNED_NAME:
         return cross_fitted_searchers(searcher, questions, name)
-    halves = [questions[0::2], questions[1::2]]
-    through = []
-    for i, half in enumerate(halves):
-        (scratch / str(i)).mkdir()
-        through.append(tuned_without(settings, half, scratch / str(i), searcher.reranker))
-    return [through[i % 2] for i in range(len(questions))]
+
+    def tuned_without_half(half: Sequence[Question], other: Sequence[Question]) -> Searcher:
+        folder = Path(tempfile.mkdtemp(dir=scratch))
+        return tuned_without(settings, half, folder, searcher.reranker)
+
+    return by_halves(questions, tuned_without_half)
 
 
 def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:

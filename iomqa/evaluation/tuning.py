@@ -10,10 +10,10 @@ evidence. docs/experiments.md, row 103.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from core.records import Mode, Passage
+from core.records import Document, Mode, Passage
 from core.settings import Settings
 from index.attribution import without_attribution
 from index.build import context_text
@@ -30,6 +30,8 @@ SEARCH_DEPTH = 10
 def training_pairs(searcher: Searcher, questions: Sequence[Question]) -> list[TrainingPair]:
     """Two pairs per answerable question whose evidence a passage holds."""
     passages = searcher.passages_in_rows()
+    # Each document once: every pair reads its passages with their titles and headings.
+    documents = {d.doc_id: searcher.load_document(d.doc_id) for d in searcher.documents()}
     pairs: list[TrainingPair] = []
     for q in questions:
         evidence = q.evidence or ""
@@ -44,8 +46,8 @@ def training_pairs(searcher: Searcher, questions: Sequence[Question]) -> list[Tr
         pairs.append(
             TrainingPair(
                 asked,
-                _read(searcher, passage),
-                tuple(_read(searcher, n) for n in negatives[:NEGATIVES]),
+                _read(documents, passage),
+                tuple(_read(documents, n) for n in negatives[:NEGATIVES]),
             )
         )
         pairs.append(TrainingPair(asked, best_sentence(passage.text, evidence)))
@@ -60,8 +62,8 @@ def best_sentence(text: str, evidence: str) -> str:
     return text[start:end]
 
 
-def _read(searcher: Searcher, passage: Passage) -> str:
-    document = searcher.load_document(passage.doc_id)
+def _read(documents: Mapping[str, Document | None], passage: Passage) -> str:
+    document = documents.get(passage.doc_id)
     return context_text(document, passage) if document else passage.text
 
 
