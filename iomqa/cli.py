@@ -62,7 +62,7 @@ from iomqa.evaluation.harness import (
     question_union,
 )
 from iomqa.evaluation.service import baseline_systems, service_system
-from iomqa.evaluation.tuning import write_tuning_pairs
+from iomqa.evaluation.tuning import write_reranker_readings, write_tuning_pairs
 from service import replicated
 from service.citations import cite
 from service.mcp.stdio import serve_stdio
@@ -226,6 +226,12 @@ def serve(
             "Build it first with `iomqa ingest` (or run `make serve`, which does both)."
         )
         raise typer.Exit(2)
+    try:
+        # Built here, before any worker or replica starts, so that each loads it rather
+        # than tuning its own (the tuned cross-encoder on a first start: minutes).
+        load_reranker(settings.reranker, settings.model_cache_dir)
+    except IomqaError as exc:
+        raise _fail(exc) from exc
     address = ray_address or settings.ray_address
     if address is not None:
         if workers is not None:
@@ -272,7 +278,11 @@ def ask(
         raise typer.Exit(2)
     try:
         # A fast question never reads the cross-encoder, so it does not wait for its loading.
-        reranker = load_reranker(settings.reranker) if mode is Mode.PRECISE else None
+        reranker = (
+            load_reranker(settings.reranker, settings.model_cache_dir)
+            if mode is Mode.PRECISE
+            else None
+        )
         searcher = Searcher.open_current(
             settings.index_dir, settings.model_source, reranker, adapt=settings.query_adapter
         )
@@ -349,6 +359,10 @@ def evaluate_command(
         Path | None,
         typer.Option(help="Write the tuned embedder's training pairs for these questions here"),
     ] = None,
+    reranker_readings: Annotated[
+        Path | None,
+        typer.Option(help="Write the tuned cross-encoder's readings for these questions here"),
+    ] = None,
 ) -> None:
     """Score retrieval on a question set: hit@1/5/10, MRR@10, nDCG@10, abstention AUROC."""
 
@@ -362,6 +376,8 @@ def evaluate_command(
     try:
         if tuning_pairs:
             err.print(write_tuning_pairs(settings, qs, tuning_pairs))
+        if reranker_readings:
+            err.print(write_reranker_readings(settings, qs, reranker_readings))
         # The adapter first: the confidence model reads signals of adapted questions.
         if fit_adapter:
             err.print(refit_adapter(settings, qs, name))

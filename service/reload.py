@@ -159,7 +159,7 @@ def watched_holder(settings: Settings, *, pinned: bool = False) -> tuple[Searche
     holder = SearcherHolder(
         settings.index_dir,
         settings.model_source,
-        load_reranker(settings.reranker),
+        load_reranker(settings.reranker, settings.model_cache_dir),
         model=settings.model,
         pinned=pinned,
         adapt=settings.query_adapter,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.models import MS_MARCO_RERANKER
 from core.settings import Settings, get_settings
 from index.build import BuildConfig, BuildReport, build_index
 from ingest.embed import HashingEmbedder
@@ -76,6 +77,9 @@ def _isolated_settings(
     monkeypatch.setenv("IOMQA_CORPUS_DIR", str(tmp_path / "corpus"))
     monkeypatch.setenv("IOMQA_MODEL", FAKE_MODEL)
     monkeypatch.setenv("IOMQA_MODEL_CACHE_DIR", str(model_cache))
+    # The packaged cross-encoder as shipped: the default tunes it first (minutes on two
+    # cores); that tuning is tested on a tiny model in test_tune_reranker.py.
+    monkeypatch.setenv("IOMQA_RERANKER", MS_MARCO_RERANKER.model_id)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -134,6 +138,11 @@ def real_corpus_fake_index(tmp_path_factory: pytest.TempPathFactory) -> Settings
     """The real corpus indexed with the hashing embedder (fast; for API and citation tests)."""
     root = tmp_path_factory.mktemp("realcorpus")
     shutil.copytree(CORPUS, root / "corpus")
-    s = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL)
+    s = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        model=FAKE_MODEL,
+        reranker=MS_MARCO_RERANKER.model_id,  # made before the per-test settings apply
+    )
     assert build(s).published
     return s

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp.client.client import Client
 
-from core.models import BASE_MODEL, ModelSource
+from core.models import BASE_MODEL, MS_MARCO_RERANKER, ModelSource
 from core.settings import Settings
 from index.build import BuildConfig, build_index
 from ingest.embed import make_embedder
@@ -16,8 +16,9 @@ from service.app import create_app
 from service.mcp.server import create_server
 from tests.conftest import CORPUS
 
-# The packaged all-MiniLM-L6-v2 as shipped: the default tunes it first (minutes on two
-# cores), and that tuning is tested on a tiny model in test_tune.py.
+# The packaged all-MiniLM-L6-v2 and cross-encoder as shipped: the defaults tune them first
+# (minutes on two cores); the tunings are tested on tiny models in test_tune.py and
+# test_tune_reranker.py.
 pytestmark = pytest.mark.integration
 
 
@@ -32,7 +33,11 @@ def client(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
     )
     assert [d.status for d in report.documents] == ["ok"] * 5
     settings = Settings(
-        corpus_dir=CORPUS, index_dir=index_dir, model=BASE_MODEL, model_cache_dir=model_cache
+        corpus_dir=CORPUS,
+        index_dir=index_dir,
+        model=BASE_MODEL,
+        model_cache_dir=model_cache,
+        reranker=MS_MARCO_RERANKER.model_id,
     )
     with TestClient(create_app(settings)) as c:
         yield c

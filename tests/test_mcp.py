@@ -41,6 +41,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
         "IOMQA_MODEL": settings.model,
         "IOMQA_MODEL_CACHE_DIR": str(settings.model_cache_dir),
+        "IOMQA_RERANKER": settings.reranker,
         "IOMQA_PUBLIC_URL": PUBLIC_URL,
     }
 

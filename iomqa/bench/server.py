@@ -45,6 +45,7 @@ def running_server(settings: Settings, timeout: float = 120, **env: str) -> Iter
         "IOMQA_INDEX_DIR": str(settings.index_dir),
         "IOMQA_CORPUS_DIR": str(settings.corpus_dir),
         "IOMQA_MODEL": settings.model,
+        "IOMQA_RERANKER": settings.reranker,
         "IOMQA_MODEL_CACHE_DIR": str(settings.model_cache_dir),
         "IOMQA_PORT": str(port),
         **env,

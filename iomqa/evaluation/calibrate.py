@@ -14,17 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from core.models import TUNED_NAME, split_model_spec
+from core.models import TUNED_NAME, TUNED_RERANKER, split_model_spec
 from core.records import Mode, Signals
 from core.settings import Settings
 from index.attribution import without_attribution
 from index.build import BuildConfig, build_index
 from index.confidence import CALIBRATIONS, FEATURES, RERANK_FEATURES, Calibration, fit, save
 from index.generations import current_generation
-from index.rerank import Reranker, load_reranker
+from index.rerank import Reranker, load_reranker, tuned_cross_encoder
 from index.searcher import Searcher
 from ingest.embed import make_embedder
 from ingest.tune import read_pairs, shipped_pairs, write_pairs
+from ingest.tune_reranker import read_readings, shipped_readings, write_readings
 from iomqa.evaluation.adapt import fitted_adapter
 from iomqa.evaluation.harness import UNANSWERABLE, Question
 from iomqa.evaluation.metrics import auroc
@@ -92,22 +93,39 @@ def tuned_without(
     return Searcher.open(current_generation(config.index_dir), embedder, reranker=reranker)
 
 
+def reranker_without(settings: Settings, half: Sequence[Question], scratch: Path) -> Reranker:
+    """The cross-encoder tuned without these questions' readings (row 106's reason)."""
+    asked = {without_attribution(q.question) for q in half}
+    readings_file = scratch / "readings.jsonl"
+    kept = [r for r in read_readings(shipped_readings()) if r.question not in asked]
+    write_readings(readings_file, kept)
+    return tuned_cross_encoder(settings.model_cache_dir, readings_file)
+
+
 def _asking(
     settings: Settings, searcher: Searcher, questions: Sequence[Question], name: str, scratch: Path
 ) -> list[Searcher]:
-    if split_model_spec(searcher.embedder.name)[0] != TUNED_NAME:
+    tuned_embedder = split_model_spec(searcher.embedder.name)[0] == TUNED_NAME
+    tuned_reranker = searcher.reranker is not None and searcher.reranker.name == TUNED_RERANKER
+    if not (tuned_embedder or tuned_reranker):
         return cross_fitted_searchers(searcher, questions, name)
 
     def tuned_without_half(half: Sequence[Question], other: Sequence[Question]) -> Searcher:
         folder = Path(tempfile.mkdtemp(dir=scratch))
-        return tuned_without(settings, half, folder, searcher.reranker)
+        reranker = reranker_without(settings, half, folder) if tuned_reranker else searcher.reranker
+        if tuned_embedder:
+            return tuned_without(settings, half, folder, reranker)
+        generation = current_generation(settings.index_dir)
+        return Searcher.open(
+            generation, searcher.embedder, reranker=reranker, adapt=settings.query_adapter
+        )
 
     return by_halves(questions, tuned_without_half)
 
 
 def refit(settings: Settings, questions: Sequence[Question], name: str) -> str:
     """Fit each mode on all questions; report in-sample and two-fold cross-validated AUROC."""
-    reranker = load_reranker(settings.reranker)
+    reranker = load_reranker(settings.reranker, settings.model_cache_dir)
     searcher = Searcher.open_current(
         settings.index_dir, settings.model_source, reranker, adapt=settings.query_adapter
     )

@@ -1,4 +1,5 @@
-"""Training pairs for the tuned embedder (`ingest.tune`) from a question set's evidence.
+"""Training data from a question set's evidence: pairs for the tuned embedder
+(`ingest.tune`) and readings for the tuned cross-encoder (`ingest.tune_reranker`).
 
 Each answerable question gives two pairs: the question with the passage holding its
 evidence, as the retrievers read it (title, headings, text), and the question with the
@@ -6,6 +7,10 @@ sentence of that passage that shares most words with the evidence quote, since t
 score reads the best sentence too. The passage pair carries one hard negative: the first
 passage the served generation's first stage ranks for the question that does not hold the
 evidence. docs/experiments.md, row 103.
+
+The cross-encoder learns from what it reads for each question in precise mode: the
+highlights of the first stage's best DEPTH candidates and the leading WHOLE_DEPTH whole,
+each marked by whether it holds the evidence (row 106).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from core.records import Document, Mode, Passage
 from core.settings import Settings
 from index.attribution import without_attribution
 from index.build import context_text
+from index.rerank import DEPTH, MAX_TOKENS, WHOLE_DEPTH, WHOLE_TOKENS, rerank_text, whole_text
 from index.searcher import Searcher
 from ingest.chunk import sentence_spans
 from ingest.tune import TrainingPair, write_pairs
+from ingest.tune_reranker import QuestionReadings, Reading, write_readings
 from iomqa.evaluation.harness import Question
 from iomqa.evaluation.metrics import contains_evidence, fold
 
@@ -67,6 +74,24 @@ def _read(documents: Mapping[str, Document | None], passage: Passage) -> str:
     return context_text(document, passage) if document else passage.text
 
 
+def question_readings(searcher: Searcher, questions: Sequence[Question]) -> list[QuestionReadings]:
+    """What the cross-encoder reads for each answerable question, marked by evidence."""
+    found = []
+    for q in questions:
+        if not q.evidence:
+            continue
+        evidence = q.evidence
+        hits = searcher.search(q.question, DEPTH, mode=Mode.FAST).hits[:DEPTH]
+        holds = tuple(contains_evidence(h.passage.text, evidence) for h in hits)
+        highlights = Reading(tuple(rerank_text(h) for h in hits), holds, MAX_TOKENS)
+        whole = Reading(
+            tuple(whole_text(h) for h in hits[:WHOLE_DEPTH]), holds[:WHOLE_DEPTH], WHOLE_TOKENS
+        )
+        # The cross-encoder reads the question as `rerank.cross_encoder_logits` gives it.
+        found.append(QuestionReadings(without_attribution(q.question), (highlights, whole)))
+    return found
+
+
 def write_tuning_pairs(settings: Settings, questions: Sequence[Question], path: Path) -> str:
     """Write the served generation's training pairs for these questions; say how many."""
     searcher = Searcher.open_current(settings.index_dir, settings.model_source, adapt=False)
@@ -77,3 +102,15 @@ def write_tuning_pairs(settings: Settings, questions: Sequence[Question], path: 
     write_pairs(path, pairs)
     asked = sum(1 for q in questions if q.evidence)
     return f"{len(pairs)} tuning pairs from {asked} answerable questions -> {path}"
+
+
+def write_reranker_readings(settings: Settings, questions: Sequence[Question], path: Path) -> str:
+    """Write the served generation's cross-encoder readings; say how many teach."""
+    searcher = Searcher.open_current(settings.index_dir, settings.model_source, adapt=False)
+    try:
+        found = question_readings(searcher, questions)
+    finally:
+        searcher.close()
+    write_readings(path, found)
+    teaching = sum(1 for q in found if any(len(set(r.holds)) == 2 for r in q.readings))
+    return f"readings of {len(found)} questions ({teaching} with evidence to rank) -> {path}"
