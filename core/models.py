@@ -106,4 +106,4 @@ MS_MARCO_RERANKER = PackagedModel(
 # ms-marco-MiniLM-L-12-v2 fine-tuned on the development questions' readings
 # (ingest.tune_reranker): built from the packaged int8 weights on first use.
 TUNED_RERANKER = "iomqa/ms-marco-MiniLM-L-12-v2-idm"
-DEFAULT_RERANKER = MS_MARCO_RERANKER.model_id
+DEFAULT_RERANKER = TUNED_RERANKER

@@ -380,5 +380,13 @@ def _export_int8(model: Any, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    # The quantiser logs advice about static pre-processing on the root logger; dynamic
+    # quantisation of a BERT needs none, and the advice would read like a fault.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
     fp32.unlink()

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from core.models import DEFAULT_MODEL, MS_MARCO_RERANKER
+from core.models import DEFAULT_MODEL, DEFAULT_RERANKER, MS_MARCO_RERANKER
 from core.records import Mode
 from core.settings import Settings
 from index.confidence import (
     CALIBRATIONS,
     FEATURES,
     PACKAGED_CALIBRATIONS,
+    RERANK_FEATURES,
     Calibration,
     calibration_for,
     default_calibration,
@@ -43,6 +44,13 @@ def test_the_shipped_default_is_the_default_embedders_in_fast_mode() -> None:
     shipped = default_calibration()
     assert (shipped.embedder, shipped.reranker) == (DEFAULT_MODEL, None)
     assert (PACKAGED_CALIBRATIONS / file_name(DEFAULT_MODEL, None)).is_file()
+
+
+def test_the_default_models_ship_a_precise_calibration_fitted_for_them() -> None:
+    shipped = find_calibration([PACKAGED_CALIBRATIONS], DEFAULT_MODEL, DEFAULT_RERANKER)
+    assert shipped is not None
+    assert (shipped.embedder, shipped.reranker) == (DEFAULT_MODEL, DEFAULT_RERANKER)
+    assert set(shipped.weights) == set(RERANK_FEATURES)
 
 
 def test_the_exact_models_win_then_the_same_embedder_then_the_default(
