@@ -68,6 +68,16 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _packaged_cross_encoder() -> Iterator[None]:
+    """The packaged cross-encoder as shipped, in every test and every process a test
+    starts, module and session fixtures included: the default tunes it first (minutes on
+    two cores), and that tuning is tested on a tiny model in test_tune_reranker.py."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IOMQA_RERANKER", MS_MARCO_RERANKER.model_id)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path
@@ -77,9 +87,6 @@ def _isolated_settings(
     monkeypatch.setenv("IOMQA_CORPUS_DIR", str(tmp_path / "corpus"))
     monkeypatch.setenv("IOMQA_MODEL", FAKE_MODEL)
     monkeypatch.setenv("IOMQA_MODEL_CACHE_DIR", str(model_cache))
-    # The packaged cross-encoder as shipped: the default tunes it first (minutes on two
-    # cores); that tuning is tested on a tiny model in test_tune_reranker.py.
-    monkeypatch.setenv("IOMQA_RERANKER", MS_MARCO_RERANKER.model_id)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -138,11 +145,6 @@ def real_corpus_fake_index(tmp_path_factory: pytest.TempPathFactory) -> Settings
     """The real corpus indexed with the hashing embedder (fast; for API and citation tests)."""
     root = tmp_path_factory.mktemp("realcorpus")
     shutil.copytree(CORPUS, root / "corpus")
-    s = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "index",
-        model=FAKE_MODEL,
-        reranker=MS_MARCO_RERANKER.model_id,  # made before the per-test settings apply
-    )
+    s = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL)
     assert build(s).published
     return s
