@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -24,14 +24,16 @@ from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadde
 from ingest.tune_reranker import MODEL_FILE, TOKENIZER_FILE, tuned_reranker
 
 NO_RERANKER = "none"
-# Measured on the development set (docs/experiments.md): a plateau around 5–10 candidates
-# and 128 tokens for the passage's highlighted sentences; the centre of it is kept.
-DEPTH = 8  # candidates the cross-encoder reads
+# Measured on the development set (docs/experiments.md): a plateau over 4–10 candidates,
+# 128 tokens for the passage's highlighted sentences, and the leading 1–3 read whole too
+# (the highlights are chosen by the first stage's sentence vectors and can miss the
+# sentence that answers). Row 110, two-fold with the tuned models: 8 and 2 (before) and
+# 6 and 1 put the same share of evidence first, within a question of every cell, and a
+# whole reading costs about two highlight readings; 6 and 1 is 8 runs' work against 12,
+# what keeps the budget on CPUs without int8 dot-product instructions.
+DEPTH = 6  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
-# The leading candidates are read a second time, whole: the highlights are chosen by the
-# first stage's sentence vectors and can miss the sentence that answers. Two candidates
-# decide most first places; each more costs about 13 ms (docs/experiments.md).
-WHOLE_DEPTH = 2
+WHOLE_DEPTH = 1
 WHOLE_TOKENS = 192  # 98% of this corpus's passages fit whole beside a 20-word question
 # The cross-encoder's share (a softmax over the candidates read) at this temperature, plus
 # the first stage's score at this weight. With the tuned embedder the first stage ranks
@@ -47,15 +49,18 @@ FIRST_STAGE_WEIGHT = 2.0
 # paraphrase keeps the first stage's order. It is still read: its logit feeds confidence.
 TRUST_FLOOR = 0.0
 
+# How many tokens the cross-encoder reads: one budget for every text, or one per text.
+Budgets: TypeAlias = int | Sequence[int]
+
 
 class Reranker(Protocol):
     @property
     def name(self) -> str: ...
 
     def score(
-        self, question: str, texts: Sequence[str], max_tokens: int = MAX_TOKENS
+        self, question: str, texts: Sequence[str], max_tokens: Budgets = MAX_TOKENS
     ) -> npt.NDArray[np.float32]:
-        """One relevance logit per text, question and text cut to `max_tokens` together;
+        """One relevance logit per text, question and text cut to its budget together;
         higher is more relevant."""
         ...
 
@@ -86,20 +91,32 @@ class CrossEncoder:
         return self._name
 
     def score(
-        self, question: str, texts: Sequence[str], max_tokens: int = MAX_TOKENS
+        self, question: str, texts: Sequence[str], max_tokens: Budgets = MAX_TOKENS
     ) -> npt.NDArray[np.float32]:
-        if max_tokens not in self._tokenizers:
-            raise ValueError(f"max_tokens {max_tokens}: use one of {sorted(self._tokenizers)}")
+        budgets = [max_tokens] * len(texts) if isinstance(max_tokens, int) else list(max_tokens)
+        if len(budgets) != len(texts):
+            raise ValueError(f"{len(budgets)} token budgets for {len(texts)} texts")
+        for budget in budgets:
+            if budget not in self._tokenizers:
+                raise ValueError(f"max_tokens {budget}: use one of {sorted(self._tokenizers)}")
         # One pair per run. The int8 model quantises activations per run, over padding
         # too, so in a batch a passage's score would depend on its neighbours' lengths
         # (by up to half a logit); alone it is reproducible, and no faster to batch.
-        encodings = self._tokenizers[max_tokens].encode_batch([(question, t) for t in texts])
+        encodings = [
+            self._tokenizers[b].encode(question, t) for t, b in zip(texts, budgets, strict=True)
+        ]
         if self._side_by_side == 1 or len(encodings) < 2:
             return np.array([self._logit(e) for e in encodings], dtype=np.float32)
+        # Longest first, so that no long run starts last while the other threads idle
+        # (Graham 1969, "Bounds on multiprocessing timing anomalies": the makespan of
+        # longest-first list scheduling is within 4/3 of the best).
+        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
+        logits = np.empty(len(encodings), dtype=np.float32)
         # A pool per call, not per object: threads do not survive a fork, and two threads
         # cost a fraction of a millisecond against about 10 ms per pair.
         with ThreadPoolExecutor(min(self._side_by_side, len(encodings))) as runs:
-            return np.array(list(runs.map(self._logit, encodings)), dtype=np.float32)
+            logits[order] = list(runs.map(self._logit, [encodings[i] for i in order]))
+        return logits
 
     def _logit(self, encoding: Encoding) -> float:
         return float(self._session.run(None, dict(padded_batch([encoding])))[0][0, 0])
@@ -154,11 +171,14 @@ def cross_encoder_logits(
     rows 64 and 76)."""
     asked = without_attribution(question)
     candidates = hits[:DEPTH]
-    best = reranker.score(asked, [rerank_text(h) for h in candidates])
-    whole = reranker.score(
-        asked, [whole_text(h) for h in candidates[:WHOLE_DEPTH]], max_tokens=WHOLE_TOKENS
+    leading = candidates[:WHOLE_DEPTH]
+    # One call for both readings, so their runs share the threads as one queue.
+    logits = reranker.score(
+        asked,
+        [rerank_text(h) for h in candidates] + [whole_text(h) for h in leading],
+        [MAX_TOKENS] * len(candidates) + [WHOLE_TOKENS] * len(leading),
     )
-    return mean_of_readings(best, whole)
+    return mean_of_readings(logits[: len(candidates)], logits[len(candidates) :])
 
 
 def reranked(hits: Sequence[Hit], logits: npt.NDArray[np.float32], trust: float = 1.0) -> list[Hit]:

@@ -199,8 +199,8 @@ class StagesOut(BaseModel):
         le=1,
         description="How much the cross-encoder's reading counted in the final order, 0-1: "
         "1 when the question shares its rarer words with a passage, less as it shares fewer, "
-        "down to 0.2 (a paraphrase, which the cross-encoder ranks less reliably); 0 when it "
-        "did not run",
+        "down to 0 for a paraphrase, which the first stage ranks better than the "
+        "cross-encoder reads it (its logit still informs confidence); 0 when it did not run",
     )
     adapted: bool = Field(
         description="True when the question's vector went through the query adapter fitted "

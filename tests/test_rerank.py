@@ -55,6 +55,25 @@ def test_pairs_read_side_by_side_score_as_one_at_a_time(cross_encoder: CrossEnco
     assert int(np.argmax(side_by_side)) == 4
 
 
+def test_texts_with_their_own_budgets_score_as_read_with_each_budget_alone(
+    cross_encoder: CrossEncoder,
+) -> None:
+    question = "What is the capital of France?"
+    long = "Paris is the capital of France. " + "It has many museums. " * 60
+    texts = ["Berlin is the capital of Germany.", long, "Paris is in France.", long]
+    budgets = [rerank.MAX_TOKENS, rerank.WHOLE_TOKENS, rerank.MAX_TOKENS, rerank.MAX_TOKENS]
+    # Side by side the longest runs go first; each logit still comes back to its text.
+    mixed = CrossEncoder(threads=2).score(question, texts, budgets)
+    one = CrossEncoder(threads=1)
+    alone = [float(one.score(question, [t], b)[0]) for t, b in zip(texts, budgets, strict=True)]
+    assert mixed.tolist() == alone
+    assert mixed[1] != mixed[3]  # the same text, read to two budgets
+    with pytest.raises(ValueError, match="3 token budgets for 4 texts"):
+        cross_encoder.score(question, texts, budgets[:3])
+    with pytest.raises(ValueError, match="max_tokens 512"):
+        cross_encoder.score(question, texts[:2], [rerank.MAX_TOKENS, 512])
+
+
 def test_the_real_model_puts_the_answer_first_among_equal_candidates(
     cross_encoder: CrossEncoder,
 ) -> None:
@@ -136,7 +155,7 @@ class KeywordReranker:
         return "keyword-reranker"
 
     def score(
-        self, question: str, texts: Sequence[str], max_tokens: int = rerank.MAX_TOKENS
+        self, question: str, texts: Sequence[str], max_tokens: rerank.Budgets = rerank.MAX_TOKENS
     ) -> npt.NDArray[np.float32]:
         self.calls.append(len(texts))
         self.questions.append(question)
@@ -153,8 +172,8 @@ def test_precise_mode_reranks_the_first_stage_and_fast_mode_does_not(
     assert spy.calls == [] and fast.stages.reranked == 0 and fast.stages.reranker is None
     deep = searcher.search(question, rerank.DEPTH, mode=Mode.FAST).hits
     precise = searcher.search(question, 3)
-    # Every candidate's highlights, then the leading ones whole.
-    assert spy.calls == [len(deep), min(rerank.WHOLE_DEPTH, len(deep))]
+    # Every candidate's highlights and the leading ones whole, in one call.
+    assert spy.calls == [len(deep) + min(rerank.WHOLE_DEPTH, len(deep))]
     expected = reranked(deep, cross_encoder_logits(spy, question, deep))[:3]
     assert [h.passage.passage_id for h in precise.hits] == [h.passage.passage_id for h in expected]
     assert [h.why.rerank_rank for h in precise.hits] == [h.why.rerank_rank for h in expected]
@@ -173,7 +192,7 @@ def test_the_cross_encoder_reads_the_question_without_where_it_says_to_look(
     spy = KeywordReranker("Mayors")
     searcher = Searcher.open_current(small_index.index_dir, reranker=spy)
     searcher.search("Which partners were involved, according to the beta submission?", 3)
-    assert spy.questions == ["Which partners were involved?"] * 2
+    assert spy.questions == ["Which partners were involved?"]  # both readings, one call
 
 
 def test_where_the_question_shares_few_words_the_cross_encoder_counts_less(

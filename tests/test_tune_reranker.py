@@ -16,7 +16,7 @@ from core.errors import ModelError
 from core.models import MS_MARCO_RERANKER, TUNED_RERANKER
 from core.settings import Settings
 from index.attribution import without_attribution
-from index.rerank import DEPTH, MAX_TOKENS, WHOLE_DEPTH, WHOLE_TOKENS, CrossEncoder
+from index.rerank import DEPTH, MAX_TOKENS, WHOLE_DEPTH, WHOLE_TOKENS, Budgets, CrossEncoder
 from index.searcher import Searcher
 from ingest import tune_reranker as tune_reranker_module
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
@@ -265,7 +265,7 @@ class NamedReranker:
     def __init__(self, kept: list[str]) -> None:
         self.kept = kept  # the questions whose readings it was "tuned" on
 
-    def score(self, question: str, texts: Any, max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    def score(self, question: str, texts: Any, max_tokens: Budgets = MAX_TOKENS) -> np.ndarray:
         return np.array([5.0 if "Mayors" in t else -5.0 for t in texts], dtype=np.float32)
 
 
