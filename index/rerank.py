@@ -27,10 +27,10 @@ NO_RERANKER = "none"
 # Measured on the development set (docs/experiments.md): a plateau over 4–10 candidates,
 # 128 tokens for the passage's highlighted sentences, and the leading 1–3 read whole too
 # (the highlights are chosen by the first stage's sentence vectors and can miss the
-# sentence that answers). Row 110, two-fold with the tuned models: 8 and 2 (before) and
-# 6 and 1 put the same share of evidence first, within a question of every cell, and a
-# whole reading costs about two highlight readings; 6 and 1 is 8 runs' work against 12,
-# what keeps the budget on CPUs without int8 dot-product instructions.
+# sentence that answers). Row 110, two-fold with the tuned models: 6 and 1 put one
+# question more first than 8 and 2 (before), every cell with a whole reading lies within
+# two questions of it, and a whole reading costs about two highlight readings: 6 and 1 is
+# 8 runs' work against 12, what keeps the budget on CPUs without int8 dot products.
 DEPTH = 6  # candidates the cross-encoder reads
 MAX_TOKENS = 128  # question and passage together
 WHOLE_DEPTH = 1
