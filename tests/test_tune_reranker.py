@@ -16,7 +16,7 @@ from core.errors import ModelError
 from core.models import MS_MARCO_RERANKER, TUNED_RERANKER
 from core.settings import Settings
 from index.attribution import without_attribution
-from index.rerank import DEPTH, MAX_TOKENS, WHOLE_DEPTH, WHOLE_TOKENS, Budgets, CrossEncoder
+from index.rerank import MAX_TOKENS, WHOLE_TOKENS, Budgets, CrossEncoder
 from index.searcher import Searcher
 from ingest import tune_reranker as tune_reranker_module
 from ingest.packaged import onnx_session, packaged_folder, padded_batch, unpadded_tokenizer
@@ -45,7 +45,7 @@ from ingest.tune_reranker import (
 )
 from iomqa.evaluation import calibrate
 from iomqa.evaluation.harness import Question
-from iomqa.evaluation.tuning import question_readings
+from iomqa.evaluation.tuning import READ_DEPTH, READ_WHOLE, question_readings
 
 TINY = BertShape(hidden_size=32, layers=2, heads=2, intermediate_size=64, positions=256)
 FOUND = [
@@ -162,6 +162,14 @@ def test_the_shipped_readings_come_from_development_questions_only() -> None:
             assert question not in asked and without_attribution(question) not in asked
 
 
+def test_the_shipped_readings_are_as_deep_as_the_readings_written_now() -> None:
+    # Written again by `iomqa eval --reranker-readings`, the file would teach as much.
+    for found in read_readings(READINGS_FILE):
+        highlights, whole = found.readings
+        assert (len(highlights.texts), len(whole.texts)) == (READ_DEPTH, READ_WHOLE)
+        assert (highlights.max_tokens, whole.max_tokens) == (MAX_TOKENS, WHOLE_TOKENS)
+
+
 def test_the_listwise_loss_is_the_softmax_mass_missing_from_the_evidence() -> None:
     import torch
 
@@ -249,9 +257,9 @@ def test_readings_are_what_the_cross_encoder_reads_marked_by_evidence(
     highlights, whole = found.readings
     assert found.question == "Which partners were involved?"
     assert (highlights.max_tokens, whole.max_tokens) == (MAX_TOKENS, WHOLE_TOKENS)
-    assert 1 < len(highlights.texts) <= DEPTH
-    assert len(whole.texts) == min(WHOLE_DEPTH, len(highlights.texts))
-    assert whole.holds == highlights.holds[:WHOLE_DEPTH]
+    assert 1 < len(highlights.texts) <= READ_DEPTH
+    assert len(whole.texts) == min(READ_WHOLE, len(highlights.texts))
+    assert whole.holds == highlights.holds[:READ_WHOLE]
     assert any(highlights.holds) and not all(highlights.holds)
     for text, holds in zip(whole.texts, whole.holds, strict=True):
         assert ("Mayors Mechanism" in text) == holds  # the whole passage, with its heading

@@ -8,9 +8,11 @@ score reads the best sentence too. The passage pair carries one hard negative: t
 passage the served generation's first stage ranks for the question that does not hold the
 evidence. docs/experiments.md, row 103.
 
-The cross-encoder learns from what it reads for each question in precise mode: the
-highlights of the first stage's best DEPTH candidates and the leading WHOLE_DEPTH whole,
-each marked by whether it holds the evidence (row 106).
+The cross-encoder learns from what precise mode has it read for each question: the
+highlights of the first stage's best candidates and the leading ones whole, each marked by
+whether it holds the evidence (row 106). It learns from deeper readings (READ_DEPTH,
+READ_WHOLE) than precise mode now makes at query time (row 110 cut those for speed): more
+candidates teach more, and the shipped readings file was written at these depths.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.records import Document, Mode, Passage
 from core.settings import Settings
 from index.attribution import without_attribution
 from index.build import context_text
-from index.rerank import DEPTH, MAX_TOKENS, WHOLE_DEPTH, WHOLE_TOKENS, rerank_text, whole_text
+from index.rerank import MAX_TOKENS, WHOLE_TOKENS, rerank_text, whole_text
 from index.searcher import Searcher
 from ingest.chunk import sentence_spans
 from ingest.tune import TrainingPair, write_pairs
@@ -32,6 +34,8 @@ from iomqa.evaluation.metrics import contains_evidence, fold
 
 NEGATIVES = 1
 SEARCH_DEPTH = 10
+READ_DEPTH = 8  # candidates whose highlights each question's readings hold
+READ_WHOLE = 2  # of them, the leading ones read whole as well
 
 
 def training_pairs(searcher: Searcher, questions: Sequence[Question]) -> list[TrainingPair]:
@@ -81,11 +85,11 @@ def question_readings(searcher: Searcher, questions: Sequence[Question]) -> list
         if not q.evidence:
             continue
         evidence = q.evidence
-        hits = searcher.search(q.question, DEPTH, mode=Mode.FAST).hits[:DEPTH]
+        hits = searcher.search(q.question, READ_DEPTH, mode=Mode.FAST).hits[:READ_DEPTH]
         holds = tuple(contains_evidence(h.passage.text, evidence) for h in hits)
         highlights = Reading(tuple(rerank_text(h) for h in hits), holds, MAX_TOKENS)
         whole = Reading(
-            tuple(whole_text(h) for h in hits[:WHOLE_DEPTH]), holds[:WHOLE_DEPTH], WHOLE_TOKENS
+            tuple(whole_text(h) for h in hits[:READ_WHOLE]), holds[:READ_WHOLE], WHOLE_TOKENS
         )
         # The cross-encoder reads the question as `rerank.cross_encoder_logits` gives it.
         found.append(QuestionReadings(without_attribution(q.question), (highlights, whole)))
